@@ -1,0 +1,1 @@
+"""civicloop pipelines: ingestion, analytics and orchestration of the feedback-loop warehouse."""

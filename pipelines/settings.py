@@ -1,0 +1,108 @@
+"""The one settings object: every path and secret civicloop uses comes from here.
+
+Nothing else in the codebase reads the environment. Variables use the ``CIVICLOOP_`` prefix and a
+git-ignored ``.env`` file is honoured; see ``.env.example`` for the documented list.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Marked so that nobody mistakes it for a real key: pseudonyms made with it are for demos only.
+DEVELOPMENT_PSEUDONYM_KEY = "civicloop-DEVELOPMENT-ONLY-pseudonym-key-do-not-use-in-production"
+
+SOURCES = ("reference", "feedback", "kpis", "survey", "reviews")
+
+
+class MissingSecretError(RuntimeError):
+    """A secret required in production mode is not configured."""
+
+
+class Settings(BaseSettings):
+    """civicloop configuration, read from ``CIVICLOOP_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CIVICLOOP_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Root of all data folders.")
+    mode: Literal["demo", "production"] = Field(
+        default="demo", description="production refuses to start without real secrets."
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None, description="HMAC key that turns resident and reporter ids into pseudonyms."
+    )
+    duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory_limit per connection.")
+    duckdb_threads: int = Field(default=2, ge=1, description="DuckDB worker threads.")
+    city_name: str = Field(default="Sample City", description="Shown in the dashboard and exports.")
+    editors_file: Path | None = Field(
+        default=None, description="Hashed editor credentials; default <data>/secrets/editors.toml."
+    )
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    def inbox_dir(self, source: str) -> Path:
+        return self.resolved_data_dir / "inbox" / source
+
+    def raw_archive_dir(self, source: str) -> Path:
+        return self.resolved_data_dir / "raw" / source
+
+    def rejected_dir(self, source: str) -> Path:
+        return self.resolved_data_dir / "rejected" / source
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.resolved_data_dir / "warehouse" / "civicloop.duckdb"
+
+    @property
+    def published_path(self) -> Path:
+        return self.resolved_data_dir / "published" / "civicloop.duckdb"
+
+    @property
+    def decisions_path(self) -> Path:
+        return self.resolved_data_dir / "decisions" / "decisions.sqlite"
+
+    @property
+    def truth_path(self) -> Path:
+        return self.resolved_data_dir / "truth.json"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.resolved_data_dir / "dagster_home"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return PROJECT_ROOT / "dbt_project"
+
+    @property
+    def resolved_editors_file(self) -> Path:
+        return self.editors_file or self.resolved_data_dir / "secrets" / "editors.toml"
+
+    def pseudonym_key_bytes(self) -> bytes:
+        """The HMAC key; the marked development key in demo mode, an error in production."""
+        if self.pseudonym_key is not None and self.pseudonym_key.get_secret_value():
+            return self.pseudonym_key.get_secret_value().encode()
+        if self.mode == "production":
+            raise MissingSecretError(
+                "CIVICLOOP_PSEUDONYM_KEY is not set. In production mode civicloop refuses to "
+                "pseudonymise residents with the development key; set it in the environment or "
+                "in the git-ignored .env file (see .env.example)."
+            )
+        return DEVELOPMENT_PSEUDONYM_KEY.encode()
+
+    def ensure_dirs(self) -> None:
+        for source in SOURCES:
+            self.inbox_dir(source).mkdir(parents=True, exist_ok=True)
+        for path in (self.warehouse_path, self.published_path, self.decisions_path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def get_settings() -> Settings:
+    return Settings()
