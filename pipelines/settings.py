@@ -6,6 +6,7 @@ git-ignored ``.env`` file is honoured; see ``.env.example`` for the documented l
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -96,6 +97,27 @@ class Settings(BaseSettings):
                 "in the git-ignored .env file (see .env.example)."
             )
         return DEVELOPMENT_PSEUDONYM_KEY.encode()
+
+    def tool_environment(self) -> dict[str, str]:
+        """Variables the tools we drive (dbt, Dagster, Streamlit, GX) read, derived from settings."""
+        return {
+            "CIVICLOOP_DATA_DIR": str(self.resolved_data_dir),
+            "CIVICLOOP_WAREHOUSE_PATH": str(self.warehouse_path),
+            "CIVICLOOP_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "DAGSTER_HOME": str(self.dagster_home),
+            "DO_NOT_TRACK": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "GX_ANALYTICS_ENABLED": "false",
+            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        }
+
+    def export_tool_environment(self) -> None:
+        """Hand the derived variables to the tools running in this process and its children."""
+        os.environ.update(self.tool_environment())
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        dagster_yaml = self.dagster_home / "dagster.yaml"
+        if not dagster_yaml.exists():
+            dagster_yaml.write_text("telemetry:\n  enabled: false\n")
 
     def ensure_dirs(self) -> None:
         for source in SOURCES:

@@ -1,0 +1,66 @@
+"""Running a whole build from the command line or a test: dbt parse, then one Dagster job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dbt.cli.main import dbtRunner
+
+from pipelines.settings import Settings
+
+
+class DbtParseError(RuntimeError):
+    """dbt could not parse the project, so no manifest exists to build from."""
+
+
+def prepare_dbt_manifest(settings: Settings) -> None:
+    """Write dbt_project/target/manifest.json, which the Dagster definitions load at import."""
+    settings.export_tool_environment()
+    project_dir = str(settings.dbt_project_dir)
+    result = dbtRunner().invoke(
+        ["parse", "--project-dir", project_dir, "--profiles-dir", project_dir, "--quiet"]
+    )
+    if not result.success:
+        raise DbtParseError(f"dbt parse failed: {result.exception}")
+
+
+@dataclass
+class BuildOutcome:
+    """What a build did, in the terms a data engineer asks about afterwards."""
+
+    run_id: str
+    success: bool
+    materialized: list[str] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    warned_checks: list[str] = field(default_factory=list)
+
+    @property
+    def published(self) -> bool:
+        return "published/civicloop" in self.materialized
+
+
+def run_build(settings: Settings, *, job_name: str = "build_all") -> BuildOutcome:
+    """Ingest, analyse, dbt build, check and publish, with the in-process executor."""
+    import dagster as dg
+
+    settings.ensure_dirs()
+    prepare_dbt_manifest(settings)
+    from pipelines.definitions import defs  # after the manifest exists
+
+    job = defs.resolve_job_def(job_name)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    outcome = BuildOutcome(run_id=result.run_id, success=result.success)
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key:
+            outcome.materialized.append(event.asset_key.to_user_string())
+        elif event.event_type_value == "STEP_FAILURE" and event.step_key:
+            outcome.failed_steps.append(event.step_key)
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.asset_check_evaluation_data
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            if not evaluation.passed:
+                blocking = evaluation.severity == dg.AssetCheckSeverity.ERROR
+                (outcome.failed_checks if blocking else outcome.warned_checks).append(name)
+    return outcome

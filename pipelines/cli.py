@@ -1,0 +1,185 @@
+"""The ``civicloop`` command line: generate a city, build, serve the dashboard, check profiles."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipelines.settings import PROJECT_ROOT, Settings, get_settings
+
+app = typer.Typer(help="civicloop: the city's feedback-loop warehouse.", no_args_is_help=True)
+profile_app = typer.Typer(help="Check a city's export against a mapping profile before loading.")
+editors_app = typer.Typer(help="Manage who may record decisions in the quarterly review.")
+app.add_typer(profile_app, name="profile")
+app.add_typer(editors_app, name="editors")
+console = Console()
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data folder (default: $CIVICLOOP_DATA_DIR or ./data)."),
+]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    # Exported so that the child tools (dbt, Dagster, Streamlit) resolve the same folder.
+    if data_dir is not None:
+        os.environ["CIVICLOOP_DATA_DIR"] = str(data_dir.resolve())
+    settings = get_settings()
+    settings.export_tool_environment()
+    return settings
+
+
+@app.command()
+def generate(
+    data_dir: DataDirOption = None,
+    requests: Annotated[int, typer.Option(help="Service requests to generate.")] = 300_000,
+    quarters: Annotated[int, typer.Option(help="Quarters of history.")] = 8,
+    respondents: Annotated[int, typer.Option(help="Survey respondents per wave.")] = 1_500,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same city.")] = 20261128,
+) -> None:
+    """Write a synthetic city with planted truths into <data>/inbox and <data>/truth.json."""
+    from pipelines.generate import generate_city
+
+    settings = _settings(data_dir)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        task = progress.add_task("generating", total=1.0)
+
+        def report(step: str, fraction: float) -> None:
+            progress.update(task, description=step, completed=fraction)
+
+        truth = generate_city(
+            settings.resolved_data_dir,
+            n_requests=requests,
+            quarters=quarters,
+            survey_respondents_per_wave=respondents,
+            seed=seed,
+            progress=report,
+        )
+    console.print(
+        f"Sample city written to {settings.resolved_data_dir / 'inbox'} "
+        f"(slow district {truth.get('slow_district', {}).get('district_code', '?')}, "
+        f"under-reporting district {truth.get('under_reporting_district', {}).get('district_code', '?')})."
+    )
+
+
+@app.command()
+def build(data_dir: DataDirOption = None) -> None:
+    """Ingest the inbox, compute indicators, run the quality gates and publish the snapshot."""
+    from pipelines.build import run_build
+
+    settings = _settings(data_dir)
+    started = time.perf_counter()
+    with console.status("Building: ingest -> analytics -> dbt build -> checks -> publish"):
+        outcome = run_build(settings)
+    elapsed = time.perf_counter() - started
+    console.print(f"Materialized {len(outcome.materialized)} assets in {elapsed:.0f} s.")
+    for name in outcome.warned_checks:
+        console.print(f"[yellow]warning[/yellow] check {name}")
+    for name in outcome.failed_checks:
+        console.print(f"[red]blocking check failed[/red] {name}")
+    for step in outcome.failed_steps:
+        console.print(f"[red]step failed[/red] {step}")
+    if outcome.published:
+        console.print(f"[green]Published[/green] {settings.published_path}")
+    else:
+        console.print(
+            "[red]Not published[/red]: the previous snapshot (if any) is still served. "
+            f"See the Data health page or the Dagster run {outcome.run_id}."
+        )
+        raise typer.Exit(code=1)
+
+
+def _streamlit_command(settings: Settings, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "dashboards" / "streamlit_app.py"),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
+@app.command()
+def serve(
+    data_dir: DataDirOption = None,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501,
+) -> None:
+    """Serve the dashboard on http://127.0.0.1:PORT until Ctrl-C."""
+    settings = _settings(data_dir)
+    if not settings.published_path.exists():
+        console.print("[red]No published snapshot yet.[/red] Run `civicloop build` first.")
+        raise typer.Exit(code=1)
+    console.print(f"Dashboard on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    process = subprocess.Popen(_streamlit_command(settings, port), start_new_session=True)
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+@app.command()
+def demo(
+    data_dir: DataDirOption = None,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501,
+    requests: Annotated[int, typer.Option(help="Service requests in the sample city.")] = 300_000,
+) -> None:
+    """Generate the sample city (once), build it and serve the dashboard."""
+    settings = _settings(data_dir)
+    if not settings.truth_path.exists():
+        generate(data_dir=data_dir, requests=requests)
+    build(data_dir=data_dir)
+    serve(data_dir=data_dir, port=port)
+
+
+@profile_app.command("check")
+def profile_check(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The export to check.")],
+    profile: Annotated[str, typer.Option("--profile", help="Profile name or YAML path.")],
+) -> None:
+    """Report how well FILE maps through PROFILE (columns, dates, districts) without loading it."""
+    from pipelines.ingest import profile_check as check
+
+    console.print(check(file, profile).to_text(), markup=False, highlight=False)
+
+
+@editors_app.command("add")
+def add_editor(
+    username: Annotated[str, typer.Argument(help="Sign-in name.")],
+    data_dir: DataDirOption = None,
+    role: Annotated[str, typer.Option(help="editor or admin.")] = "editor",
+) -> None:
+    """Add or reset an editor; the password is asked for and stored only as a bcrypt hash."""
+    from dashboards.auth import add_editor as store_editor
+
+    settings = _settings(data_dir)
+    password = getpass.getpass(f"Password for {username}: ")
+    if len(password) < 12:
+        console.print("[red]Use at least 12 characters.[/red]")
+        raise typer.Exit(code=1)
+    store_editor(settings.resolved_editors_file, username, password, role)
+    console.print(f"Editor {username} saved in {settings.resolved_editors_file}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,154 @@
+"""Quality gates as Dagster asset checks.
+
+Great Expectations suites (committed JSON in ``expectations/``) run through one wrapper; a failed
+error-severity expectation fails a *blocking* check, so nothing downstream runs and the published
+snapshot stays at the last good build. Warnings are recorded and shown but do not block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from pipelines.defs.ingest import INGEST_SOURCES, raw_key
+from pipelines.quality.gx_runner import SuiteOutcome, validate_table
+from pipelines.quality.records import ensure_quality_schema, record_outcome, save_result
+from pipelines.quality.volume import row_conservation_violations, volume_anomalies
+from pipelines.resources import CivicloopSettingsResource
+
+LOAD_LOG_KEY = dg.AssetKey(["ops", "load_log"])
+LOAD_LOG_COLUMNS = (
+    "file, source, sha256, status, error, rows_read, rows_accepted, rows_quarantined, loaded_at"
+)
+
+
+@dg.asset(
+    key=LOAD_LOG_KEY,
+    deps=[raw_key(table.name) for tables in INGEST_SOURCES.values() for table in tables]
+    + [raw_key("review_decisions")],
+    group_name="ingested",
+    kinds={"duckdb"},
+)
+def load_log(warehouse: DuckDBResource) -> dg.MaterializeResult:
+    """ops.load_log: one row per input file seen, loaded, found duplicate or rejected.
+
+    Written by every ingest; materialised after them so that its checks (row conservation,
+    volume anomalies) gate the rest of the build.
+    """
+    with warehouse.get_connection() as con:
+        totals = con.execute(
+            """
+            select count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_accepted), 0),
+                   coalesce(sum(rows_quarantined), 0), count(*) filter (where status = 'rejected')
+            from ops.load_log
+            """
+        ).fetchone()
+    files, read, accepted, quarantined, rejected = totals if totals else (0, 0, 0, 0, 0)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(int(files)),
+            "rows_read": dg.MetadataValue.int(int(read)),
+            "rows_accepted": dg.MetadataValue.int(int(accepted)),
+            "rows_quarantined": dg.MetadataValue.int(int(quarantined)),
+            "files_rejected": dg.MetadataValue.int(int(rejected)),
+        }
+    )
+
+
+def _load_log_frame(warehouse: DuckDBResource) -> pl.DataFrame:
+    with warehouse.get_connection() as con:
+        return con.sql(f"select {LOAD_LOG_COLUMNS} from ops.load_log").pl()
+
+
+@dg.asset_check(asset=LOAD_LOG_KEY, blocking=True)
+def row_conservation(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    """Every loaded file: rows read = rows accepted + rows quarantined. Nothing is lost."""
+    violations = row_conservation_violations(_load_log_frame(warehouse))
+    return dg.AssetCheckResult(
+        passed=not violations,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"violations": dg.MetadataValue.json([str(v) for v in violations])},
+    )
+
+
+@dg.asset_check(asset=LOAD_LOG_KEY)
+def volume_and_quarantine_rate(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    """Warns when a file is far smaller than its usual size or its quarantine rate is high."""
+    warnings = volume_anomalies(_load_log_frame(warehouse))
+    return dg.AssetCheckResult(
+        passed=not warnings,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"warnings": dg.MetadataValue.json([str(w) for w in warnings])},
+    )
+
+
+# (asset key, table, suite, runtime sets: name -> query giving the allowed values)
+GX_TARGETS: Sequence[tuple[dg.AssetKey, str, str, dict[str, str]]] = (
+    (
+        raw_key("feedback_requests"),
+        "raw.feedback_requests",
+        "raw_feedback_requests",
+        {"district_codes": "select district_code from raw.districts"},
+    ),
+    (raw_key("kpi_observations"), "raw.kpi_observations", "raw_kpi_observations", {}),
+    (raw_key("survey_answers"), "raw.survey_answers", "raw_survey_answers", {}),
+    (raw_key("survey_weights"), "raw.survey_weights", "raw_survey_weights", {}),
+    (
+        dg.AssetKey(["marts", "indicator_values"]),
+        "marts.indicator_values",
+        "marts_indicator_values",
+        {},
+    ),
+    (
+        dg.AssetKey(["marts", "consideration_scores"]),
+        "marts.consideration_scores",
+        "marts_consideration_scores",
+        {},
+    ),
+)
+
+
+def _check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
+    if not outcome.success:
+        severity = dg.AssetCheckSeverity.ERROR
+        passed = False
+    else:
+        severity = dg.AssetCheckSeverity.WARN
+        passed = not outcome.warnings
+    return dg.AssetCheckResult(
+        passed=passed, severity=severity, metadata={"gx": dg.MetadataValue.json(outcome.to_metadata())}
+    )
+
+
+def _gx_check(asset_key: dg.AssetKey, table: str, suite: str, runtime_sets: dict[str, str]):
+    @dg.asset_check(asset=asset_key, name=f"gx_{suite}", blocking=True)
+    def _check(
+        context: dg.AssetCheckExecutionContext,
+        civicloop: CivicloopSettingsResource,
+        warehouse: DuckDBResource,
+    ) -> dg.AssetCheckResult:
+        build_id = context.run_id[:12]
+        with warehouse.get_connection() as con:
+            sets = {
+                name: [row[0] for row in con.execute(query).fetchall()]
+                for name, query in runtime_sets.items()
+            }
+            outcome = validate_table(con, table, suite, runtime_sets=sets or None)
+            ensure_quality_schema(con)
+            record_outcome(con, build_id, table, outcome)
+        save_result(civicloop.settings(), build_id, outcome)
+        return _check_result(outcome)
+
+    _check.__doc__ = f"Great Expectations suite expectations/{suite}.json on {table}."
+    return _check
+
+
+asset_checks = [
+    row_conservation,
+    volume_and_quarantine_rate,
+    *(_gx_check(key, table, suite, sets) for key, table, suite, sets in GX_TARGETS),
+]
+audit_assets = [load_log]
