@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dbt.cli.main import dbtRunner
 
@@ -45,7 +46,7 @@ def run_build(settings: Settings, *, job_name: str = "build_all") -> BuildOutcom
     import dagster as dg
 
     settings.ensure_dirs()
-    prepare_dbt_manifest(settings)
+    prepare_dbt_manifest(settings)  # also exports the settings to the resources' environment
     from pipelines.definitions import defs  # after the manifest exists
 
     job = defs.resolve_job_def(job_name)
@@ -64,3 +65,15 @@ def run_build(settings: Settings, *, job_name: str = "build_all") -> BuildOutcom
                 blocking = evaluation.severity == dg.AssetCheckSeverity.ERROR
                 (outcome.failed_checks if blocking else outcome.warned_checks).append(name)
     return outcome
+
+
+def generate_dbt_docs(settings: Settings) -> Path:
+    """Write the dbt docs for analysts (models, columns, lineage) from the built warehouse."""
+    settings.export_tool_environment()
+    project_dir = str(settings.dbt_project_dir)
+    result = dbtRunner().invoke(
+        ["docs", "generate", "--project-dir", project_dir, "--profiles-dir", project_dir, "--quiet"]
+    )
+    if not result.success:
+        raise RuntimeError(f"dbt docs generate failed: {result.exception}")
+    return settings.dbt_project_dir / "target" / "index.html"

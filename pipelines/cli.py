@@ -77,7 +77,7 @@ def generate(
 @app.command()
 def build(data_dir: DataDirOption = None) -> None:
     """Ingest the inbox, compute indicators, run the quality gates and publish the snapshot."""
-    from pipelines.build import run_build
+    from pipelines.build import generate_dbt_docs, run_build
 
     settings = _settings(data_dir)
     started = time.perf_counter()
@@ -93,6 +93,9 @@ def build(data_dir: DataDirOption = None) -> None:
         console.print(f"[red]step failed[/red] {step}")
     if outcome.published:
         console.print(f"[green]Published[/green] {settings.published_path}")
+        with console.status("Writing dbt docs for analysts"):
+            docs = generate_dbt_docs(settings)
+        console.print(f"dbt docs: {docs}")
     else:
         console.print(
             "[red]Not published[/red]: the previous snapshot (if any) is still served. "
@@ -150,6 +153,26 @@ def demo(
         generate(data_dir=data_dir, requests=requests)
     build(data_dir=data_dir)
     serve(data_dir=data_dir, port=port)
+
+
+@app.command()
+def docs(
+    data_dir: DataDirOption = None,
+    port: Annotated[int, typer.Option(help="Serve on 127.0.0.1:PORT; 0 only writes the files.")] = 0,
+) -> None:
+    """Write (and optionally serve) the dbt docs: every model and column, with lineage."""
+    from pipelines.build import generate_dbt_docs
+
+    settings = _settings(data_dir)
+    index = generate_dbt_docs(settings)
+    console.print(f"dbt docs written to {index}")
+    if port:
+        project_dir = str(settings.dbt_project_dir)
+        subprocess.run(
+            [str(Path(sys.executable).with_name("dbt")), "docs", "serve", "--project-dir", project_dir,
+             "--profiles-dir", project_dir, "--host", "127.0.0.1", "--port", str(port), "--no-browser"],
+            check=False,
+        )
 
 
 @profile_app.command("check")

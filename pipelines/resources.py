@@ -18,12 +18,16 @@ class CivicloopSettingsResource(dg.ConfigurableResource):
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
-    """The resources every asset uses; paths and limits come from ``Settings``."""
+    """The resources every asset uses.
+
+    Paths resolve from the environment at run time (``Settings.export_tool_environment`` sets
+    them from the one settings object), so one loaded ``Definitions`` can build any data folder.
+    """
     settings = settings or get_settings()
     return {
-        "civicloop": CivicloopSettingsResource(data_dir=str(settings.resolved_data_dir)),
+        "civicloop": CivicloopSettingsResource(data_dir=dg.EnvVar("CIVICLOOP_DATA_DIR")),
         "warehouse": DuckDBResource(
-            database=str(settings.warehouse_path),
+            database=dg.EnvVar("CIVICLOOP_WAREHOUSE_PATH"),
             connection_config={
                 "memory_limit": settings.duckdb_memory_limit,
                 "threads": settings.duckdb_threads,

@@ -1,0 +1,148 @@
+"""A whole build of a small sample city: real files, real DuckDB, real dbt, real Dagster."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.build import BuildOutcome, run_build
+from pipelines.generate import generate_city
+from pipelines.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+SMALL_CITY = {"n_requests": 20_000, "quarters": 4, "survey_respondents_per_wave": 400}
+
+
+@pytest.fixture(scope="module")
+def built_city(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, BuildOutcome, dict]:
+    data_dir = tmp_path_factory.mktemp("city")
+    previous = os.environ.get("CIVICLOOP_DATA_DIR")
+    os.environ["CIVICLOOP_DATA_DIR"] = str(data_dir)
+    try:
+        truth = generate_city(data_dir, seed=7, **SMALL_CITY)
+        settings = Settings(data_dir=data_dir)
+        outcome = run_build(settings)
+    finally:
+        if previous is None:
+            os.environ.pop("CIVICLOOP_DATA_DIR", None)
+        else:
+            os.environ["CIVICLOOP_DATA_DIR"] = previous
+    return settings, outcome, truth
+
+
+def published(settings: Settings) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(settings.published_path), read_only=True)
+
+
+def test_build_materializes_every_asset_and_publishes(built_city) -> None:
+    settings, outcome, _ = built_city
+    from pipelines.definitions import defs
+
+    assert outcome.success, (outcome.failed_steps, outcome.failed_checks)
+    expected = {
+        key.to_user_string()
+        for key in defs.resolve_asset_graph().materializable_asset_keys
+    }
+    assert expected - set(outcome.materialized) == set()
+    assert outcome.published
+    assert settings.published_path.exists()
+
+
+def test_every_row_read_is_accepted_or_quarantined(built_city) -> None:
+    settings, _, _ = built_city
+    with published(settings) as con:
+        files = con.sql(
+            "select file, status, rows_read, rows_accepted, rows_quarantined from ops.load_log"
+        ).fetchall()
+        quarantined_rows = con.sql("select file, count(*) from ops.quarantine group by file").fetchall()
+    assert files, "no file was logged"
+    for file, status, read, accepted, quarantined in files:
+        if status == "loaded":
+            assert read == accepted + quarantined, file
+    logged = {file: q for file, _, _, _, q in files}
+    for file, count in quarantined_rows:
+        assert logged[file] == count
+
+
+def test_all_six_considerations_have_real_scores(built_city) -> None:
+    settings, _, _ = built_city
+    with published(settings) as con:
+        rows = con.sql(
+            """
+            select consideration, count(*) filter (where score is not null)
+            from marts.consideration_scores
+            where grain = 'quarter'
+            group by consideration order by consideration
+            """
+        ).fetchall()
+        catalog = con.sql("select consideration, count(*) from marts.indicator_catalog group by 1").fetchall()
+    assert [c for c, _ in rows] == [1, 2, 3, 4, 5, 6]
+    assert all(n > 0 for _, n in rows)
+    assert all(n >= 3 for _, n in catalog)
+
+
+def test_no_pii_canary_reaches_the_published_snapshot(built_city) -> None:
+    settings, _, truth = built_city
+    canaries = truth["pii_canaries"]
+    assert canaries
+    with published(settings) as con:
+        text_columns = con.sql(
+            """
+            select table_schema, table_name, column_name from information_schema.columns
+            where data_type = 'VARCHAR'
+            """
+        ).fetchall()
+        for schema, table, column in text_columns:
+            values = con.sql(f'select distinct "{column}" from "{schema}"."{table}"').fetchall()
+            blob = "\n".join(str(v[0]) for v in values if v[0] is not None)
+            leaked = [c for c in canaries if c in blob]
+            assert not leaked, f"{schema}.{table}.{column} leaks {leaked[:3]}"
+
+
+READER = """
+import sys, time, duckdb
+path, seconds = sys.argv[1], float(sys.argv[2])
+errors = reads = 0
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    try:
+        with duckdb.connect(path, read_only=True) as con:
+            con.sql("select count(*) from marts.indicator_values").fetchone()
+        reads += 1
+    except Exception as exc:
+        errors += 1
+        print(repr(exc), file=sys.stderr)
+print(reads, errors)
+"""
+
+
+def test_published_file_stays_readable_while_a_build_runs(built_city) -> None:
+    settings, _, _ = built_city
+    env = {**os.environ, "CIVICLOOP_DATA_DIR": str(settings.resolved_data_dir)}
+    build = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "build"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    time.sleep(1)
+    reader = subprocess.run(
+        [sys.executable, "-c", READER, str(settings.published_path), "8"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    build_output, _ = build.communicate(timeout=600)
+    reads, errors = map(int, reader.stdout.split())
+    assert errors == 0, reader.stderr
+    assert reads > 20
+    assert build.returncode == 0, build_output.decode()[-3000:]
+
+
+def test_truth_file_describes_the_city(built_city) -> None:
+    settings, _, truth = built_city
+    assert json.loads(settings.truth_path.read_text()) == truth
