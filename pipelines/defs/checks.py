@@ -14,7 +14,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.ingest import INGEST_SOURCES, raw_key
-from pipelines.quality.gx_runner import SuiteOutcome, validate_table
+from pipelines.quality.gx_runner import SuiteOutcome, runtime_sets_from_warehouse, validate_table
 from pipelines.quality.records import ensure_quality_schema, record_outcome, save_result
 from pipelines.quality.volume import row_conservation_violations, volume_anomalies
 from pipelines.resources import CivicloopSettingsResource
@@ -85,28 +85,28 @@ def volume_and_quarantine_rate(warehouse: DuckDBResource) -> dg.AssetCheckResult
     )
 
 
-# (asset key, table, suite, runtime sets: name -> query giving the allowed values)
-GX_TARGETS: Sequence[tuple[dg.AssetKey, str, str, dict[str, str]]] = (
+# (asset key, table, suite, whether the suite needs the reference sets such as district codes)
+GX_TARGETS: Sequence[tuple[dg.AssetKey, str, str, bool]] = (
     (
         raw_key("feedback_requests"),
         "raw.feedback_requests",
         "raw_feedback_requests",
-        {"district_codes": "select district_code from raw.districts"},
+        True,
     ),
-    (raw_key("kpi_observations"), "raw.kpi_observations", "raw_kpi_observations", {}),
-    (raw_key("survey_answers"), "raw.survey_answers", "raw_survey_answers", {}),
-    (raw_key("survey_weights"), "raw.survey_weights", "raw_survey_weights", {}),
+    (raw_key("kpi_observations"), "raw.kpi_observations", "raw_kpi_observations", False),
+    (raw_key("survey_answers"), "raw.survey_answers", "raw_survey_answers", False),
+    (raw_key("survey_weights"), "raw.survey_weights", "raw_survey_weights", False),
     (
         dg.AssetKey(["marts", "indicator_values"]),
         "marts.indicator_values",
         "marts_indicator_values",
-        {},
+        True,
     ),
     (
         dg.AssetKey(["marts", "consideration_scores"]),
         "marts.consideration_scores",
         "marts_consideration_scores",
-        {},
+        False,
     ),
 )
 
@@ -123,7 +123,7 @@ def _check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
     )
 
 
-def _gx_check(asset_key: dg.AssetKey, table: str, suite: str, runtime_sets: dict[str, str]):
+def _gx_check(asset_key: dg.AssetKey, table: str, suite: str, needs_reference_sets: bool):
     @dg.asset_check(asset=asset_key, name=f"gx_{suite}", blocking=True)
     def _check(
         context: dg.AssetCheckExecutionContext,
@@ -132,11 +132,8 @@ def _gx_check(asset_key: dg.AssetKey, table: str, suite: str, runtime_sets: dict
     ) -> dg.AssetCheckResult:
         build_id = context.run_id[:12]
         with warehouse.get_connection() as con:
-            sets = {
-                name: [row[0] for row in con.execute(query).fetchall()]
-                for name, query in runtime_sets.items()
-            }
-            outcome = validate_table(con, table, suite, runtime_sets=sets or None)
+            sets = runtime_sets_from_warehouse(con) if needs_reference_sets else None
+            outcome = validate_table(con, table, suite, runtime_sets=sets)
             ensure_quality_schema(con)
             record_outcome(con, build_id, table, outcome)
         save_result(civicloop.settings(), build_id, outcome)
