@@ -1,0 +1,179 @@
+"""Declarative mapping profiles (YAML): which files a profile reads and how columns map.
+
+A data engineer adds a city format by dropping a YAML file into ``pipelines/ingest/profiles/``
+(or a survey codebook into ``pipelines/ingest/codebooks/``); files are matched to profiles by
+source folder and file-name glob. See ``profiles/README.md`` for every key.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+CODEBOOKS_DIR = Path(__file__).resolve().parent / "codebooks"
+DEFAULT_NULL_TOKENS = ["", "NA", "N/A", "Unspecified", "null", "NULL", "None", "nan"]
+
+
+class StrictModel(BaseModel):
+    """Profiles reject unknown keys so that a typo fails loudly instead of being ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DistrictRule(StrictModel):
+    """How the district value in a file becomes a reference ``district_code``."""
+
+    # Values (matched after normalisation) that mean "no district given" rather than "unknown".
+    missing_patterns: list[str] = Field(default_factory=list)
+
+
+class FeedbackProfile(StrictModel):
+    """Mapping of one city's request export (CSV or Open311 JSON) to raw.feedback_requests."""
+
+    kind: Literal["feedback_csv", "open311_json"]
+    name: str
+    description: str = ""
+    source: Literal["feedback"] = "feedback"
+    match: list[str]
+    source_format: str
+    delimiter: str = ","
+    null_tokens: list[str] = Field(default_factory=lambda: list(DEFAULT_NULL_TOKENS))
+    columns: dict[str, str]
+    point_column: str | None = None
+    timestamp_formats: list[str]
+    timestamp_formats_by_field: dict[str, list[str]] = Field(default_factory=dict)
+    strip_timezone_offset: bool = False
+    district: DistrictRule = Field(default_factory=DistrictRule)
+    channel_map: dict[str, str] = Field(default_factory=dict)
+    channel_default: str | None = "other"
+    status_map: dict[str, str] = Field(default_factory=dict)
+    status_default: str | None = None
+    free_text: list[str] = Field(default_factory=lambda: ["description"])
+    reporter_name_columns: list[str] = Field(default_factory=list)
+    reporter_id_columns: list[str] = Field(default_factory=list)
+    required: list[str] = Field(default_factory=lambda: ["request_id", "opened_at", "service"])
+
+    def formats_for(self, field: str) -> list[str]:
+        """Timestamp formats tried, in order, for one target field."""
+        return self.timestamp_formats_by_field.get(field, self.timestamp_formats)
+
+    @property
+    def pii_columns(self) -> list[str]:
+        """Source columns that are personal identifiers: never stored, even in quarantine."""
+        return [*self.reporter_name_columns, *self.reporter_id_columns]
+
+
+class KpiProfile(StrictModel):
+    """Mapping of a KPI table (long, or one row per indicator-month) to raw.kpi_observations."""
+
+    kind: Literal["kpi_csv"]
+    name: str
+    description: str = ""
+    source: Literal["kpis"] = "kpis"
+    match: list[str]
+    delimiter: str = ","
+    null_tokens: list[str] = Field(default_factory=lambda: ["", "NA", "N/A", "-", "null"])
+    columns: dict[str, str]
+    period_column: str | None = None
+    period_format: str = "%Y-%m"
+    period_year_column: str | None = None
+    period_month_column: str | None = None
+    desired_change_map: dict[str, str] = Field(default_factory=lambda: {"U": "U", "D": "D"})
+    agency_default: str | None = None
+
+
+class Question(StrictModel):
+    """One survey question column."""
+
+    id: str
+    column: str
+    text: str = ""
+    consideration: int | None = None
+    scale_min: float = 1
+    scale_max: float = 5
+    top_box: float | None = None
+    labels: dict[str, float] = Field(default_factory=dict)
+    missing_codes: list[str] = Field(default_factory=list)
+    multi_select_separator: str | None = None
+    options: dict[str, str] = Field(default_factory=dict)
+
+
+class Demographic(StrictModel):
+    """One demographic: first non-missing of ``columns``, then ``map`` (unmapped -> null)."""
+
+    columns: list[str]
+    map: dict[str, str] = Field(default_factory=dict)
+    keep_unmapped: bool = False
+
+
+class SurveyCodebook(StrictModel):
+    """Wide survey CSV -> raw.survey_respondents + raw.survey_answers (see codebooks/README.md)."""
+
+    kind: Literal["survey_codebook"] = "survey_codebook"
+    name: str
+    description: str = ""
+    source: Literal["survey"] = "survey"
+    match: list[str] = Field(default_factory=lambda: ["survey_*.csv"])
+    delimiter: str = ","
+    respondent_id_column: str
+    wave_column: str | None = None
+    wave_from_filename: str | None = None
+    missing_codes: list[str] = Field(
+        default_factory=lambda: ["", "NA", "N/A", "Refused", "Don't know", "DK", "R", "99"]
+    )
+    questions: list[Question]
+    demographics: dict[Literal["district_code", "age_band", "sex", "digital_access"], Demographic] = Field(
+        default_factory=dict
+    )
+
+
+Profile = FeedbackProfile | KpiProfile | SurveyCodebook
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Parse one profile or codebook YAML into its model."""
+    document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    kind = document.get("kind", "survey_codebook")
+    if kind in {"feedback_csv", "open311_json"}:
+        return FeedbackProfile.model_validate(document)
+    if kind == "kpi_csv":
+        return KpiProfile.model_validate(document)
+    if kind == "survey_codebook":
+        return SurveyCodebook.model_validate(document)
+    raise ValueError(f"{path}: unknown profile kind {kind!r}")
+
+
+def resolve_profile(profile: str | Path) -> Profile:
+    """A profile given by path, or by name of a shipped profile/codebook (``nyc311``)."""
+    candidate = Path(profile)
+    if candidate.suffix in {".yaml", ".yml"} and candidate.exists():
+        return load_profile(candidate)
+    for folder in (PROFILES_DIR, CODEBOOKS_DIR):
+        shipped = folder / f"{profile}.yaml"
+        if shipped.exists():
+            return load_profile(shipped)
+    raise FileNotFoundError(f"no profile file or shipped profile named {profile!r}")
+
+
+def shipped_profiles(source: str, extra_dirs: tuple[Path, ...] = ()) -> list[Profile]:
+    """Every shipped (and extra) profile for a source, in file-name order."""
+    found: list[Profile] = []
+    for folder in (*extra_dirs, PROFILES_DIR, CODEBOOKS_DIR):
+        for path in sorted(folder.glob("*.yaml")):
+            candidate = load_profile(path)
+            if candidate.source == source:
+                found.append(candidate)
+    return found
+
+
+def match_profile(file_name: str, profiles: list[Profile]) -> Profile | None:
+    """The first profile whose ``match`` globs fit the file name."""
+    for candidate in profiles:
+        if any(fnmatch.fnmatch(file_name, pattern) for pattern in candidate.match):
+            return candidate
+    return None

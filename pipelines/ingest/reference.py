@@ -1,0 +1,135 @@
+"""The reference source: districts (+ aliases), population, services and district boundaries.
+
+Reference files are complete snapshots, so each accepted file replaces its tables.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.ingest.decoding import UnreadableFileError, read_csv_text
+from pipelines.ingest.loader import LoadContext, ParsedFile, TableWrite
+from pipelines.ingest.typed_csv import ColumnSpec, TableSpec, parse_typed_table
+from pipelines.ingest.validation import LINE, normalise_district_key
+
+DISTRICTS = TableSpec(
+    (
+        ColumnSpec("district_code", required=True),
+        ColumnSpec("district_name"),
+        ColumnSpec("aliases"),
+        ColumnSpec("digital_access_rate", "float", minimum=0, maximum=1),
+    )
+)
+POPULATION = TableSpec(
+    (
+        ColumnSpec("district_code", required=True),
+        ColumnSpec("age_band", required=True, allowed=("18-34", "35-54", "55-74", "75+")),
+        ColumnSpec("sex", required=True, allowed=("F", "M")),
+        ColumnSpec("population", "int", required=True, minimum=0),
+    )
+)
+SERVICES = TableSpec(
+    (
+        ColumnSpec("service_code", required=True),
+        ColumnSpec("service_name"),
+        ColumnSpec("category"),
+        ColumnSpec("agency"),
+        ColumnSpec("sla_days", "float", minimum=0),
+    )
+)
+CSV_TABLES = {
+    "districts.csv": ("districts", DISTRICTS),
+    "population.csv": ("population", POPULATION),
+    "services.csv": ("services", SERVICES),
+}
+
+
+def district_aliases(districts: pl.LazyFrame) -> pl.LazyFrame:
+    """Every normalised spelling (code, name, listed aliases) -> district_code, one row per alias."""
+    spellings = districts.select(
+        "district_code",
+        pl.concat_list(
+            pl.col("district_code"),
+            pl.col("district_name"),
+            pl.col("aliases").fill_null("").str.split("|"),
+        ).alias("spelling"),
+    ).explode("spelling")
+    return (
+        spellings.with_columns(normalise_district_key(pl.col("spelling")).alias("alias_normalised"))
+        .filter(pl.col("alias_normalised").is_not_null() & (pl.col("alias_normalised") != ""))
+        .unique(["alias_normalised"], keep="first", maintain_order=True)
+        .select("alias_normalised", "district_code")
+    )
+
+
+def _table_name(path: Path) -> str:
+    for suffix, (table, _) in CSV_TABLES.items():
+        if path.name.endswith(suffix):
+            return table
+    if path.name.endswith(".geojson"):
+        return "district_boundaries"
+    raise UnreadableFileError(
+        f"unknown reference file {path.name!r}: expected districts.csv, population.csv, "
+        "services.csv or districts.geojson"
+    )
+
+
+def parse_reference_file(path: Path, text: str, context: LoadContext) -> ParsedFile:
+    """Parse one reference file into replace-writes of its raw tables."""
+    table = _table_name(path)
+    if table == "district_boundaries":
+        return _parse_boundaries(text)
+    spec = next(spec for name, spec in CSV_TABLES.values() if name == table)
+    frame = read_csv_text(text)
+    parsed = parse_typed_table(frame, spec, table)
+    accepted, quarantined = pl.collect_all([parsed.accepted, parsed.quarantined])
+    writes = [
+        TableWrite(table, accepted.drop("aliases") if table == "districts" else accepted, (), "replace")
+    ]
+    if table == "districts":
+        writes.append(
+            TableWrite("district_aliases", district_aliases(accepted.lazy()).collect(), (), "replace")
+        )
+    return ParsedFile(frame.height, accepted.height, writes, quarantined)
+
+
+def _parse_boundaries(text: str) -> ParsedFile:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UnreadableFileError(f"invalid GeoJSON: {error.msg} at line {error.lineno}") from error
+    features = document.get("features") if isinstance(document, dict) else None
+    if not isinstance(features, list) or not features:
+        raise UnreadableFileError("GeoJSON is not a FeatureCollection with features")
+    accepted_rows, quarantined_rows = [], []
+    for index, feature in enumerate(features, 1):
+        properties = (feature or {}).get("properties") or {}
+        code, geometry = properties.get("district_code"), (feature or {}).get("geometry")
+        if code and geometry:
+            accepted_rows.append(
+                {"district_code": str(code), "geometry_json": json.dumps(geometry), LINE: index}
+            )
+        else:
+            missing = "properties.district_code" if not code else "geometry"
+            quarantined_rows.append(
+                {
+                    "line": index,
+                    "reason": f"feature has no {missing}",
+                    "raw_record": json.dumps({"properties": properties}),
+                }
+            )
+    accepted = pl.DataFrame(
+        accepted_rows, schema={"district_code": pl.String, "geometry_json": pl.String, LINE: pl.Int64}
+    )
+    quarantined = pl.DataFrame(
+        quarantined_rows, schema={"line": pl.Int64, "reason": pl.String, "raw_record": pl.String}
+    )
+    return ParsedFile(
+        len(features),
+        accepted.height,
+        [TableWrite("district_boundaries", accepted, (), "replace")],
+        quarantined,
+    )

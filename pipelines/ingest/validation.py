@@ -1,0 +1,117 @@
+"""Shared vectorised building blocks for validation.
+
+Null tokens, multi-format timestamps, district keys, quarantine reasons, redacted raw records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipelines.ingest.privacy import redact_text
+
+LINE = "_line"
+SRC = "src:"  # prefix that keeps original values beside parsed columns of the same name
+REASON = "_reason"
+
+
+@dataclass(frozen=True)
+class ParsedRows:
+    """A file's rows split into accepted (contract-shaped) and quarantined (line, reason, raw_record)."""
+
+    accepted: pl.LazyFrame
+    quarantined: pl.LazyFrame
+
+
+def source(column: str) -> pl.Expr:
+    """The original value of a file column (kept under a prefixed name)."""
+    return pl.col(SRC + column)
+
+
+def with_source_prefix(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Prefix every file column so parsed contract columns can reuse the same names."""
+    return frame.rename({name: SRC + name for name in frame.collect_schema().names() if name != LINE})
+
+
+def without_null_tokens(expr: pl.Expr, tokens: list[str]) -> pl.Expr:
+    """Trim a string and turn null tokens (case-insensitive) into a real null."""
+    lowered = [token.strip().lower() for token in tokens]
+    trimmed = expr.str.strip_chars()
+    return pl.when(trimmed.str.to_lowercase().is_in(lowered)).then(None).otherwise(trimmed)
+
+
+def parse_timestamp(expr: pl.Expr, formats: list[str]) -> pl.Expr:
+    """The first of several strptime formats that parses; null when none does."""
+    return pl.coalesce([expr.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in formats])
+
+
+def strip_timezone_offset(expr: pl.Expr) -> pl.Expr:
+    """Drop a trailing ``Z`` or ``±hh:mm`` so ISO timestamps become naive local time."""
+    return expr.str.replace(r"(?:Z|[+-]\d{2}:?\d{2})$", "")
+
+
+def normalise_district_key(expr: pl.Expr) -> pl.Expr:
+    """Case-, padding- and prefix-insensitive key: 'Ward 01', ' 1', '01' all become '1'."""
+    return (
+        expr.cast(pl.String)
+        .str.to_lowercase()
+        .str.replace_all(r"[\s_]+", " ")
+        .str.strip_chars()
+        .str.replace(r"^(?:ward|district|dist\.?|supervisor district|community board|cd)\s*", "")
+        .str.replace_all(r"\b0+(\d)", "$1")
+        .str.strip_chars()
+    )
+
+
+def reason_if(condition: pl.Expr, message: pl.Expr | str) -> pl.Expr:
+    """A quarantine reason when the condition holds, otherwise null."""
+    text = pl.lit(message) if isinstance(message, str) else message
+    return pl.when(condition).then(text).otherwise(None)
+
+
+def combine_reasons(reasons: list[pl.Expr]) -> pl.Expr:
+    """All reasons that apply to a row, joined with '; '; null when the row is valid."""
+    if not reasons:
+        return pl.lit(None, dtype=pl.String).alias(REASON)
+    joined = pl.concat_str(reasons, separator="; ", ignore_nulls=True)
+    return pl.when(joined == "").then(None).otherwise(joined).alias(REASON)
+
+
+def unparsed_reason(label: str, raw: pl.Expr, parsed: pl.Expr, formats: list[str]) -> pl.Expr:
+    """Reason for a timestamp value that none of the formats parse."""
+    message = pl.format(
+        "{} '{}' does not match any of the profile's formats {}",
+        pl.lit(label),
+        raw,
+        pl.lit(", ".join(formats)),
+    )
+    return reason_if(raw.is_not_null() & parsed.is_null(), message)
+
+
+def redacted_raw_record(columns: list[str], pii_columns: list[str]) -> pl.Expr:
+    """The original record as JSON, free text redacted and personal identifier fields masked."""
+    fields = []
+    for column in columns:
+        if column in pii_columns:
+            value = pl.when(source(column).is_null()).then(None).otherwise(pl.lit("[REDACTED]"))
+        else:
+            value = redact_text(source(column).cast(pl.String))
+        fields.append(value.alias(column))
+    return pl.struct(fields).struct.json_encode().alias("raw_record")
+
+
+def split_rows(
+    checked: pl.LazyFrame,
+    accepted_columns: list[pl.Expr | str],
+    raw_columns: list[str],
+    pii_columns: list[str],
+) -> ParsedRows:
+    """Split a frame carrying ``_reason`` into accepted and quarantined lazy frames."""
+    accepted = checked.filter(pl.col(REASON).is_null()).select(accepted_columns)
+    quarantined = checked.filter(pl.col(REASON).is_not_null()).select(
+        pl.col(LINE).alias("line"),
+        redact_text(pl.col(REASON)).alias("reason"),
+        redacted_raw_record(raw_columns, pii_columns),
+    )
+    return ParsedRows(accepted=accepted, quarantined=quarantined)
