@@ -1,6 +1,5 @@
 """Analytics assets: the statistics dbt cannot do in SQL (survey raking, sentiment, topics)."""
 
-from __future__ import annotations
 
 import dagster as dg
 import polars as pl

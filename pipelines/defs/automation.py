@@ -5,7 +5,6 @@ scheduled run ingests that source and rebuilds only what lies downstream of it. 
 the same runs as soon as a data engineer drops files into an inbox folder.
 """
 
-from __future__ import annotations
 
 import hashlib
 

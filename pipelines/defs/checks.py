@@ -5,7 +5,6 @@ error-severity expectation fails a *blocking* check, so nothing downstream runs 
 snapshot stays at the last good build. Warnings are recorded and shown but do not block.
 """
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 
@@ -130,7 +129,7 @@ def _gx_check(asset_key: dg.AssetKey, table: str, suite: str, needs_reference_se
         civicloop: CivicloopSettingsResource,
         warehouse: DuckDBResource,
     ) -> dg.AssetCheckResult:
-        build_id = context.run_id[:12]
+        build_id = context.run.run_id[:12]
         with warehouse.get_connection() as con:
             sets = runtime_sets_from_warehouse(con) if needs_reference_sets else None
             outcome = validate_table(con, table, suite, runtime_sets=sets)

@@ -5,7 +5,6 @@ and loaded into the working DuckDB; every file gets an ``ops.load_log`` row and 
 an ``ops.quarantine`` row.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass

@@ -1,6 +1,5 @@
 """The published snapshot: the only file dashboards and analysts open."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,8 +1,9 @@
 """The dbt project as Dagster assets: staging -> intermediate -> marts, tests as asset checks."""
 
-from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -43,4 +44,9 @@ def civicloop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource)
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+    # The dbt next to this interpreter, so that a build never depends on PATH.
+    return DbtCliResource(
+        project_dir=dbt_project,
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=str(Path(sys.executable).with_name("dbt")),
+    )

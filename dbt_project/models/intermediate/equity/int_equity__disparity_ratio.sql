@@ -1,0 +1,81 @@
+-- Per service code: max over districts of (district median resolution hours / median resolution
+-- hours of all other districts' requests); then the closed-request-volume-weighted mean over
+-- service codes that were closed in at least two districts.
+with
+
+closed as (
+    select * from {{ ref('int_equity__closed_requests_by_period') }}
+),
+
+district_medians as (
+    select
+        grain,
+        period_start,
+        service_code,
+        district_code,
+        median(resolution_hours) as median_district
+    from closed
+    group by grain, period_start, service_code, district_code
+),
+
+against_others as (
+    select
+        district_medians.grain,
+        district_medians.period_start,
+        district_medians.service_code,
+        district_medians.district_code,
+        district_medians.median_district,
+        median(closed.resolution_hours) as median_others
+    from district_medians
+    inner join closed
+        on
+            district_medians.grain = closed.grain
+            and district_medians.period_start = closed.period_start
+            and district_medians.service_code = closed.service_code
+            and district_medians.district_code <> closed.district_code
+    group by
+        district_medians.grain,
+        district_medians.period_start,
+        district_medians.service_code,
+        district_medians.district_code,
+        district_medians.median_district
+),
+
+per_service as (
+    select
+        grain,
+        period_start,
+        service_code,
+        max(median_district / median_others) as disparity_ratio
+    from against_others
+    where median_others > 0
+    group by grain, period_start, service_code
+),
+
+service_volume as (
+    select
+        grain,
+        period_start,
+        service_code,
+        count(*) as n_closed
+    from closed
+    group by grain, period_start, service_code
+),
+
+final as (
+    select
+        per_service.grain,
+        per_service.period_start,
+        sum(per_service.disparity_ratio * service_volume.n_closed) / sum(service_volume.n_closed)
+            as disparity_ratio,
+        sum(service_volume.n_closed) as n
+    from per_service
+    inner join service_volume
+        on
+            per_service.grain = service_volume.grain
+            and per_service.period_start = service_volume.period_start
+            and per_service.service_code = service_volume.service_code
+    group by per_service.grain, per_service.period_start
+)
+
+select * from final

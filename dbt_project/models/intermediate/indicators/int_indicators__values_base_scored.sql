@@ -1,0 +1,1 @@
+{{ score_indicator_values(ref('int_indicators__values_base')) }}
