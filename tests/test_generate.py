@@ -94,10 +94,14 @@ def test_file_layout_matches_contract(city: tuple[Path, dict]) -> None:
         "service_code", "service_name", "category", "agency", "sla_days"]
     geojson = json.loads((inbox / "reference" / "districts.geojson").read_text())
     assert len(geojson["features"]) == 12
-    days = (datetime.date(2025, 1, 1) - START).days
-    assert len(list((inbox / "feedback").glob("city311_*.csv"))) == days
-    assert len(list((inbox / "feedback").glob("open311_requests_*.json"))) == days
-    first_csv = sorted((inbox / "feedback").glob("city311_*.csv"))[0]
+    # 12 monthly backfill exports (the last one partial) then 14 daily files, in both formats.
+    expected = {f"2024-{month:02d}" for month in range(1, 13)} | {
+        (datetime.date(2025, 1, 1) - datetime.timedelta(days)).isoformat() for days in range(1, 15)}
+    assert {p.stem.removeprefix("city311_") for p in (inbox / "feedback").glob("city311_*.csv")} == expected
+    assert {p.stem.removeprefix("open311_requests_")
+            for p in (inbox / "feedback").glob("open311_requests_*.json")} == expected
+    first_csv = sorted(p for p in (inbox / "feedback").glob("city311_*.csv")
+                       if p.name != truth["feedback"]["cp1252_file"])[0]
     assert first_csv.read_text(encoding="utf-8").splitlines()[0].split(",") == list(
         CITY_CSV_COLUMNS)
     record = json.loads(sorted((inbox / "feedback").glob("open311_*.json"))[0].read_text())[0]
@@ -147,10 +151,11 @@ def test_cp1252_file_is_not_utf8(city: tuple) -> None:
 def test_pii_canaries_are_planted(city: tuple) -> None:
     data_dir, truth = city
     feedback_dir = data_dir / "inbox" / "feedback"
-    first_day = [feedback_dir / "city311_2024-01-01.csv", feedback_dir /
-                 "open311_requests_2024-01-01.json"]
+    first_day = [feedback_dir / "city311_2024-01.csv", feedback_dir /
+                 "open311_requests_2024-01.json"]
     for path in first_day:
-        content = path.read_text(encoding="utf-8")
+        encoding = "cp1252" if path.name == truth["feedback"]["cp1252_file"] else "utf-8"
+        content = path.read_bytes().decode(encoding)
         for canary in truth["pii_canaries"]:
             assert canary in content, (canary, path.name)
 

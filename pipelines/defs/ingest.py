@@ -62,10 +62,15 @@ def summary_metadata(summary: IngestSummary) -> dict[str, dg.MetadataValue]:
     }
 
 
+# Districts and their aliases must be loaded before any row that names a district is validated.
+REFERENCE_KEYS = [raw_key("districts"), raw_key("district_aliases")]
+
+
 def _ingest_asset(source: str, tables: tuple[RawTable, ...]) -> dg.AssetsDefinition:
     specs = [
         dg.AssetSpec(
             key=raw_key(table.name),
+            deps=[] if source == "reference" else REFERENCE_KEYS,
             group_name="ingested",
             kinds={"polars", "duckdb"},
             description=f"raw.{table.name}: {table.grain}; loaded from inbox/{source}, PII-free.",
@@ -113,6 +118,7 @@ ingest_assets = [_ingest_asset(source, tables) for source, tables in INGEST_SOUR
 
 @dg.asset(
     key=raw_key("review_decisions"),
+    deps=REFERENCE_KEYS,
     group_name="ingested",
     kinds={"sqlite", "duckdb"},
 )

@@ -14,6 +14,7 @@ from pipelines.generate import city, feedback, kpis, reviews, survey, text
 
 TRUTH_FILE = "truth.json"
 CP1252_DAY_INDEX = 10
+DAILY_FILE_DAYS = 14
 
 
 def _quarter_label(day: datetime.date) -> str:
@@ -27,8 +28,13 @@ def _stream(seed: int, *parts: int) -> np.random.Generator:
 def generate_city(data_dir: Path, *, n_requests: int = 300_000, seed: int = 20261128,
                   start: datetime.date = datetime.date(2024, 1, 1), quarters: int = 8,
                   survey_respondents_per_wave: int = 1_500,
-                  progress: Callable[[str, float], None] | None = None) -> dict:
-    """Writes <data_dir>/inbox/<source>/... files and <data_dir>/truth.json; returns the truth dict."""
+                  progress: Callable[[str, float], None] | None = None,
+                  daily_file_days: int = DAILY_FILE_DAYS) -> dict:
+    """Writes <data_dir>/inbox/<source>/... files and <data_dir>/truth.json; returns the truth dict.
+
+    Like a city onboarding onto civicloop, the history arrives as monthly backfill exports and only
+    the last ``daily_file_days`` days as daily files (the feed a city sends every morning).
+    """
     if quarters < 2:
         raise ValueError("quarters must be at least 2 (reviews cover all quarters but the last)")
     report = progress or (lambda _stage, _fraction: None)
@@ -38,7 +44,8 @@ def generate_city(data_dir: Path, *, n_requests: int = 300_000, seed: int = 2026
 
     city.write_reference(inbox / "reference")
     report("reference", 1.0)
-    feedback_truth = _write_feedback(inbox / "feedback", timeline, n_requests, seed, report)
+    feedback_truth = _write_feedback(inbox / "feedback", timeline, n_requests, seed, report,
+                                     daily_file_days)
     survey_truth = _write_survey(inbox / "survey", boundaries, survey_respondents_per_wave, seed)
     report("survey", 1.0)
     kpis.write_kpis(inbox / "kpis", boundaries[0], quarters * 3, _stream(seed, 2))
@@ -78,14 +85,28 @@ def generate_city(data_dir: Path, *, n_requests: int = 300_000, seed: int = 2026
 
 
 def _write_feedback(feedback_dir: Path, timeline: feedback.Timeline, n_requests: int, seed: int,
-                    report: Callable[[str, float], None]) -> dict:
+                    report: Callable[[str, float], None], daily_file_days: int) -> dict:
     days = [timeline.start + datetime.timedelta(i)
             for i in range((timeline.end - timeline.start).days)]
     counts = feedback.daily_request_counts(days, n_requests)
+    first_daily_index = max(0, len(days) - daily_file_days)
     tallies = []
     carried: pl.DataFrame | None = None
     canaries_planted = False
     cp1252_file = None
+    month_records: list[pl.DataFrame] = []
+    month_label: str | None = None
+    month_cp1252 = False
+
+    def flush_month() -> None:
+        nonlocal month_records, month_label, month_cp1252, cp1252_file
+        if month_records and month_label is not None:
+            paths = feedback.write_export(feedback_dir, month_label, pl.concat(month_records),
+                                          cp1252=month_cp1252)
+            if month_cp1252:
+                cp1252_file = paths[1].name
+        month_records, month_label, month_cp1252 = [], None, False
+
     for index, (day, count) in enumerate(zip(days, counts, strict=True)):
         plant = not canaries_planted and count >= 2
         requests = feedback.draw_requests(
@@ -94,13 +115,24 @@ def _write_feedback(feedback_dir: Path, timeline: feedback.Timeline, n_requests:
         )
         canaries_planted |= plant
         is_cp1252 = index == min(CP1252_DAY_INDEX, len(days) - 1)
-        paths = feedback.write_day(feedback_dir, day, requests, carried, cp1252=is_cp1252)
-        if is_cp1252:
-            cp1252_file = paths[1].name
+        records = feedback.day_versions(requests, carried)
+        if index >= first_daily_index:
+            flush_month()
+            paths = feedback.write_export(feedback_dir, day.isoformat(), records, cp1252=is_cp1252)
+            if is_cp1252:
+                cp1252_file = paths[1].name
+        else:
+            label = day.strftime("%Y-%m")
+            if label != month_label:
+                flush_month()
+                month_label = label
+            month_records.append(records)
+            month_cp1252 |= is_cp1252
         carried = requests.filter("reexport")
         tallies.append(feedback.tally(requests, _quarter_label(day)))
         if index % 30 == 0:
             report("feedback", index / len(days))
+    flush_month()
     report("feedback", 1.0)
     by_quarter = pl.concat(tallies).group_by("quarter", "district_code").sum().sort(
         "quarter", "district_code")

@@ -450,29 +450,33 @@ def to_city_csv(requests: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def open311_path(feedback_dir: Path, day: datetime.date) -> Path:
-    """Where the Open311 file of ``day`` goes."""
-    return feedback_dir / f"open311_requests_{day.isoformat()}.json"
+def open311_path(feedback_dir: Path, label: str) -> Path:
+    """Where the Open311 file of a day (``YYYY-MM-DD``) or backfill month (``YYYY-MM``) goes."""
+    return feedback_dir / f"open311_requests_{label}.json"
 
 
-def city_csv_path(feedback_dir: Path, day: datetime.date) -> Path:
-    """Where the city CSV file of ``day`` goes."""
-    return feedback_dir / f"city311_{day.isoformat()}.csv"
+def city_csv_path(feedback_dir: Path, label: str) -> Path:
+    """Where the city CSV file of a day (``YYYY-MM-DD``) or backfill month (``YYYY-MM``) goes."""
+    return feedback_dir / f"city311_{label}.csv"
 
 
-def write_day(
-    feedback_dir: Path, day: datetime.date, requests: pl.DataFrame,
-    carried: pl.DataFrame | None, *, cp1252: bool = False,
-) -> list[Path]:
-    """Write the day's two files: its requests plus re-exported later versions from yesterday."""
+def day_versions(requests: pl.DataFrame, carried: pl.DataFrame | None) -> pl.DataFrame:
+    """The records a day's export holds: its requests plus later versions re-exported from yesterday."""
     today = early_versions(requests.lazy())
     if carried is not None:
         today = pl.concat([today, carried.lazy().with_columns(pl.lit(False).alias("reexport"))])
+    return today.collect()
+
+
+def write_export(feedback_dir: Path, label: str, records: pl.DataFrame, *, cp1252: bool = False) -> list[Path]:
+    """Write one export in both formats (Open311 JSON and the city CSV) for a day or a month."""
     feedback_dir.mkdir(parents=True, exist_ok=True)
-    json_path, csv_path = open311_path(feedback_dir, day), city_csv_path(feedback_dir, day)
-    open311 = to_open311(today.filter(pl.col("format") == "open311")).collect()
+    json_path, csv_path = open311_path(feedback_dir, label), city_csv_path(feedback_dir, label)
+    # One chunk: polars 2.1 panics gathering from a literal Series over a multi-chunk frame.
+    exported = records.rechunk().lazy()
+    open311 = to_open311(exported.filter(pl.col("format") == "open311")).collect()
     json_path.write_text(open311.write_json(), encoding="utf-8")
-    city = to_city_csv(today.filter(pl.col("format") == "city"))
+    city = to_city_csv(exported.filter(pl.col("format") == "city"))
     if cp1252:
         city = _with_cp1252_names(city)
         csv_path.write_bytes(city.collect().write_csv().encode("cp1252"))
@@ -481,15 +485,24 @@ def write_day(
     return [json_path, csv_path]
 
 
+def write_day(
+    feedback_dir: Path, day: datetime.date, requests: pl.DataFrame,
+    carried: pl.DataFrame | None, *, cp1252: bool = False,
+) -> list[Path]:
+    """Write the day's two files: its requests plus re-exported later versions from yesterday."""
+    return write_export(feedback_dir, day.isoformat(), day_versions(requests, carried), cp1252=cp1252)
+
+
 def _with_cp1252_names(city: pl.LazyFrame) -> pl.LazyFrame:
-    """Force non-ASCII reporter names into the first rows of the cp1252 file."""
-    row = pl.int_range(pl.len())
-    names = pl.lit(pl.Series(text.CP1252_NAMES))
-    return city.with_columns(
-        pl.when(row < len(text.CP1252_NAMES))
-        .then(names.gather(row.clip(0, len(text.CP1252_NAMES) - 1)))
-        .otherwise("Reporter Name").alias("Reporter Name")
-    )
+    """Force non-ASCII reporter names into the last rows of the cp1252 file.
+
+    The last rather than the first rows: the PII canaries are planted in the first day's requests.
+    """
+    frame = city.collect()
+    count = min(len(text.CP1252_NAMES), frame.height)
+    rows = list(range(frame.height - count, frame.height))
+    names = frame["Reporter Name"].scatter(rows, list(text.CP1252_NAMES[:count]))
+    return frame.with_columns(names).lazy()
 
 
 def tally(requests: pl.DataFrame, quarter_label: str) -> pl.DataFrame:

@@ -1,10 +1,11 @@
 """Load every inbox file of a source into raw.*, exactly once, with nothing lost.
 
 Per file: sha256 -> duplicate check against ops.load_log; parse and validate with polars (lazy,
-collected once at this edge); stage accepted rows in DuckDB via Arrow; insert new keys and update
-changed ones with an anti-join (the cheapest idempotent path, see PERF_NOTES); quarantine invalid
-rows; write one ops.load_log row; then move the file to the archive or to rejected/. Each file is
-one transaction, so a failure leaves the warehouse as it was and the other files still load.
+collected once at this edge). Per batch of files: stage accepted rows in DuckDB via Arrow; insert
+new keys and update changed ones with an anti-join (the cheapest idempotent path, see PERF_NOTES);
+quarantine invalid rows; one ops.load_log row per file; then move the files to the archive or to
+rejected/. A batch is one transaction, so a failure leaves the warehouse as it was; a batch that
+fails in the database is retried file by file so that the other files still load.
 """
 
 from __future__ import annotations
@@ -126,11 +127,25 @@ def inbox_files(settings: Settings, source: str) -> list[Path]:
     )
 
 
+# Accepted rows are merged in batches: the merge joins against the whole raw table, so its cost is
+# per statement, not per row, and one merge per daily file made ingest quadratic in history.
+BATCH_ROWS = 250_000
+
+
+@dataclass
+class _PendingFile:
+    path: Path
+    sha: str
+    parsed: ParsedFile
+
+
 def ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: str) -> IngestSummary:
     """Load every file in settings.inbox_dir(source) into raw.* and move it out of the inbox.
 
     Accepted/duplicate -> settings.raw_archive_dir(source)/<YYYY-MM-DD>/<sha256[:12]>__<name>,
     rejected -> settings.rejected_dir(source)/); one ops.load_log row per file; quarantine rows.
+    Files are parsed one by one and committed in batches of about ``BATCH_ROWS`` rows; a batch is
+    one transaction, and files leave the inbox only after their batch committed.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
@@ -140,16 +155,47 @@ def ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
     rows = {"read": 0, "accepted": 0, "quarantined": 0}
     affected: set[dt.date] = set()
     files = inbox_files(settings, source)
+    context = LoadContext(con, settings, dt.datetime.now().replace(microsecond=0), settings.pseudonym_key_bytes())
+    pending: list[_PendingFile] = []
+
+    def flush() -> None:
+        for status, item in _commit_batch(pending, source, context):
+            counts[status] += 1
+            if status == "loaded":
+                rows["read"] += item.parsed.rows_read
+                rows["accepted"] += item.parsed.rows_accepted
+                rows["quarantined"] += item.parsed.quarantine.height
+                affected.update(item.parsed.affected_days)
+        pending.clear()
+
     for path in files:
-        now = dt.datetime.now().replace(microsecond=0)
-        context = LoadContext(con, settings, now, settings.pseudonym_key_bytes())
-        status, parsed = _load_one_file(path, source, parser, context)
-        counts[status] += 1
-        if parsed is not None:
-            rows["read"] += parsed.rows_read
-            rows["accepted"] += parsed.rows_accepted
-            rows["quarantined"] += parsed.quarantine.height
-            affected |= parsed.affected_days
+        sha = file_sha256(path)
+        if _already_loaded(con, sha, source) or any(item.sha == sha for item in pending):
+            _log(con, path.name, source, sha, "duplicate", None, (0, 0, 0), context.now)
+            _archive(path, settings.raw_archive_dir(source) / context.now.date().isoformat(), sha)
+            counts["duplicate"] += 1
+            continue
+        try:
+            parsed = parser(path, decode_bytes(path.read_bytes()), context)
+            if parsed.rows_read != parsed.rows_accepted + parsed.quarantine.height:
+                raise AssertionError(
+                    f"row conservation broken: read {parsed.rows_read}, accepted "
+                    f"{parsed.rows_accepted}, quarantined {parsed.quarantine.height}"
+                )
+        except (UnreadableFileError, AssertionError, duckdb.Error, pl.exceptions.PolarsError, ValueError) as error:
+            _reject(path, source, sha, error, context)
+            counts["rejected"] += 1
+            continue
+        if any(write.mode == "replace" for write in parsed.writes):
+            # A full snapshot replaces its table: commit it on its own, in file order.
+            flush()
+            pending.append(_PendingFile(path, sha, parsed))
+            flush()
+            continue
+        pending.append(_PendingFile(path, sha, parsed))
+        if sum(item.parsed.rows_read for item in pending) >= BATCH_ROWS:
+            flush()
+    flush()
     return IngestSummary(
         source=source,
         files_seen=len(files),
@@ -163,58 +209,76 @@ def ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
     )
 
 
-def _load_one_file(
-    path: Path, source: str, parser: SourceParser, context: LoadContext
-) -> tuple[LoadStatus, ParsedFile | None]:
-    con, settings = context.con, context.settings
-    sha = file_sha256(path)
+def _already_loaded(con: duckdb.DuckDBPyConnection, sha: str, source: str) -> bool:
     already = con.execute(
         "SELECT count(*) FROM ops.load_log WHERE sha256 = ? AND source = ? AND status = 'loaded'",
         [sha, source],
     ).fetchone()
-    if already is not None and already[0] > 0:
-        _log(con, path.name, source, sha, "duplicate", None, (0, 0, 0), context.now)
-        _archive(path, settings.raw_archive_dir(source) / context.now.date().isoformat(), sha)
-        return "duplicate", None
+    return already is not None and already[0] > 0
+
+
+def _reject(path: Path, source: str, sha: str, error: BaseException, context: LoadContext) -> None:
+    message = redact_message(f"{type(error).__name__}: {error}")
+    _log(context.con, path.name, source, sha, "rejected", message, (0, 0, 0), context.now)
+    _archive(path, context.settings.rejected_dir(source), sha)
+
+
+def _merged_writes(batch: list[_PendingFile]) -> list[TableWrite]:
+    """One write per table for the whole batch (later files after earlier ones)."""
+    grouped: dict[tuple[str, tuple[str, ...], str], list[pl.DataFrame]] = {}
+    for item in batch:
+        for write in item.parsed.writes:
+            grouped.setdefault((write.table, write.keys, write.mode), []).append(write.frame)
+    return [
+        TableWrite(table, pl.concat(frames, how="diagonal_relaxed"), keys, mode)  # type: ignore[arg-type]
+        for (table, keys, mode), frames in grouped.items()
+    ]
+
+
+def _commit_batch(
+    batch: list[_PendingFile], source: str, context: LoadContext
+) -> list[tuple[LoadStatus, _PendingFile]]:
+    """Write a batch in one transaction; on a database error retry its files one by one."""
+    if not batch:
+        return []
+    con, settings = context.con, context.settings
+    con.begin()
     try:
-        parsed = parser(path, decode_bytes(path.read_bytes()), context)
-        if parsed.rows_read != parsed.rows_accepted + parsed.quarantine.height:
-            raise AssertionError(
-                f"row conservation broken: read {parsed.rows_read}, accepted "
-                f"{parsed.rows_accepted}, quarantined {parsed.quarantine.height}"
-            )
-        con.begin()
-        try:
-            for write in parsed.writes:
-                parsed.affected_days |= _apply_write(con, write, context.now)
-            _quarantine(con, path.name, source, parsed.quarantine, context.now)
+        days: set[dt.date] = set()
+        for write in _merged_writes(batch):
+            days |= _apply_write(con, write, context.now)
+        for item in batch:
+            parsed = item.parsed
+            _quarantine(con, item.path.name, source, parsed.quarantine, context.now)
             _log(
                 con,
-                path.name,
+                item.path.name,
                 source,
-                sha,
+                item.sha,
                 "loaded",
                 None,
                 (parsed.rows_read, parsed.rows_accepted, parsed.quarantine.height),
                 context.now,
             )
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-    except (
-        UnreadableFileError,
-        AssertionError,
-        duckdb.Error,
-        pl.exceptions.PolarsError,
-        ValueError,
-    ) as error:
-        message = redact_message(f"{type(error).__name__}: {error}")
-        _log(con, path.name, source, sha, "rejected", message, (0, 0, 0), context.now)
-        _archive(path, settings.rejected_dir(source), sha)
-        return "rejected", None
-    _archive(path, settings.raw_archive_dir(source) / context.now.date().isoformat(), sha)
-    return "loaded", parsed
+        con.commit()
+    except duckdb.Error as error:
+        con.rollback()
+        if len(batch) > 1:
+            return [outcome for item in batch for outcome in _commit_batch([item], source, context)]
+        _reject(batch[0].path, source, batch[0].sha, error, context)
+        return [("rejected", batch[0])]
+    except BaseException:
+        con.rollback()
+        raise
+    if len(batch) == 1:
+        batch[0].parsed.affected_days |= days
+    else:
+        # Days are known per batch; every file of it is reported as touching them.
+        for item in batch:
+            item.parsed.affected_days |= days
+    for item in batch:
+        _archive(item.path, settings.raw_archive_dir(source) / context.now.date().isoformat(), item.sha)
+    return [("loaded", item) for item in batch]
 
 
 def _archive(path: Path, folder: Path, sha: str) -> None:
@@ -284,9 +348,8 @@ def _stage(con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.datetime) 
         latest = (
             f"QUALIFY row_number() OVER (PARTITION BY {key_list} ORDER BY {order} DESC) = 1" if order else ""
         )
-        projection = ", ".join(
-            f"CAST({column} AS {_column_type(con, write.table, column)}) AS {column}" for column in columns
-        )
+        types = _column_types(con, write.table)
+        projection = ", ".join(f"CAST({column} AS {types[column]}) AS {column}" for column in columns)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {STAGE_TABLE} AS SELECT {projection} FROM {STAGE_VIEW} {latest}"
         )
@@ -295,15 +358,13 @@ def _stage(con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.datetime) 
     return columns
 
 
-def _column_type(con: duckdb.DuckDBPyConnection, table: str, column: str) -> str:
-    row = con.execute(
-        "SELECT data_type FROM information_schema.columns "
-        "WHERE table_schema = 'raw' AND table_name = ? AND column_name = ?",
-        [table, column],
-    ).fetchone()
-    if row is None:
-        raise ValueError(f"raw.{table} has no column {column}")
-    return str(row[0])
+def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'raw' AND table_name = ?",
+        [table],
+    ).fetchall()
+    return {str(name): str(data_type) for name, data_type in rows}
 
 
 def _apply_write(con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.datetime) -> set[dt.date]:

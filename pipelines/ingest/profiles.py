@@ -8,6 +8,7 @@ source folder and file-name glob. See ``profiles/README.md`` for every key.
 from __future__ import annotations
 
 import fnmatch
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -133,11 +134,19 @@ class SurveyCodebook(StrictModel):
 
 
 Profile = FeedbackProfile | KpiProfile | SurveyCodebook
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_profile(path: str | Path) -> Profile:
-    """Parse one profile or codebook YAML into its model."""
-    document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    """Parse one profile or codebook YAML into its model (cached until the file changes)."""
+    resolved = Path(path).resolve()
+    return _load_profile_cached(resolved, resolved.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _load_profile_cached(path: Path, mtime_ns: int) -> Profile:
+    # mtime_ns is part of the cache key so that an edited profile is read again.
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
     kind = document.get("kind", "survey_codebook")
     if kind in {"feedback_csv", "open311_json"}:
         return FeedbackProfile.model_validate(document)

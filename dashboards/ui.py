@@ -1,0 +1,135 @@
+"""Small UI helpers shared by the pages: URL-kept filters, status words, number formats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from urllib.parse import urlencode
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import data
+
+STATUS_WORDS = {
+    "green": ("On target", "green", ":material/check_circle:"),
+    "amber": ("Near target", "orange", ":material/warning:"),
+    "red": ("Off target", "red", ":material/error:"),
+    "suppressed": ("Suppressed", "gray", ":material/visibility_off:"),
+}
+STATUS_COLOURS = {"green": "#1a7f37", "amber": "#b35900", "red": "#c62828", "suppressed": "#8a8a8a"}
+
+
+def quarter_label(d: dt.date | pd.Timestamp) -> str:
+    d = pd.Timestamp(d)
+    return f"{d.year}Q{(d.month - 1) // 3 + 1}"
+
+
+def status_text(status: str | None) -> str:
+    """Status as words, never colour alone: ``Off target (red)``."""
+    if status is None or (isinstance(status, float) and math.isnan(status)):
+        return "No data"
+    word = STATUS_WORDS.get(str(status), (str(status).title(), "gray", ""))[0]
+    return f"{word} ({status})"
+
+
+def status_badge(status: str) -> None:
+    word, colour, icon = STATUS_WORDS.get(status, (str(status).title(), "gray", None))
+    st.badge(f"{word} ({status})", color=colour, icon=icon)
+
+
+def points(score: float | None) -> str:
+    """A score (value/target, 0-1.2) as points out of 100: 0.973 -> '97.3'."""
+    if score is None or pd.isna(score):
+        return "—"
+    return f"{100 * float(score):.1f}"
+
+
+def change_points(change: float | None) -> str | None:
+    if change is None or pd.isna(change):
+        return None
+    return f"{100 * float(change):+.1f} pts vs last quarter"
+
+
+def cell_value(value: float | None, status: str, n: int | None, min_n: int | None) -> str:
+    """A value for a table cell; suppressed cells say so instead of showing zero or blank."""
+    if status == "suppressed" or value is None or pd.isna(value):
+        if min_n is not None and not pd.isna(min_n):
+            return f"suppressed (n<{int(min_n)})"
+        return "suppressed"
+    return f"{float(value):,.2f}"
+
+
+def require_snapshot() -> None:
+    """Stop the page with a clear message when there is no published snapshot."""
+    try:
+        data.snapshot_version()
+    except data.SnapshotMissingError as exc:
+        st.error(str(exc), icon=":material/database_off:")
+        st.stop()
+
+
+def url_select(
+    label: str,
+    key: str,
+    options: Sequence[str],
+    default: str | None = None,
+    format_func: Callable[[str], str] = str,
+    container: object = None,
+) -> str:
+    """A selectbox whose value lives in the URL (``st.query_params[key]``) so views can be shared."""
+    options = list(options)
+    wanted = st.query_params.get(key)
+    if wanted not in options:
+        wanted = default if default in options else options[0]
+    target = container if container is not None else st
+    choice = target.selectbox(  # type: ignore[attr-defined]
+        label, options, index=options.index(wanted), format_func=format_func, key=f"qp_{key}"
+    )
+    if st.query_params.get(key) != choice:
+        st.query_params[key] = choice
+    return choice
+
+
+def period_filter(container: object = None) -> dt.date:
+    """Quarter picker kept in ``?period=YYYYQn``; defaults to the latest quarter."""
+    qs = data.quarters()
+    labels = [quarter_label(q) for q in qs]
+    chosen = url_select("Quarter", "period", labels[::-1], labels[-1], container=container)
+    return qs[labels.index(chosen)]
+
+
+def freshness_banner() -> None:
+    """Warn naming each stale source; say so when all are fresh."""
+    fresh = data.source_freshness()
+    stale = fresh[fresh["is_stale"].fillna(False).astype(bool)]
+    if stale.empty:
+        st.success("All sources are within their expected update cadence.", icon=":material/check:")
+        return
+    parts = [
+        f"{r.source} (latest data {pd.Timestamp(r.latest_data_at):%Y-%m-%d}, expected every "
+        f"{int(r.expected_cadence_days)} days)"
+        for r in stale.itertuples()
+    ]
+    st.warning("Stale data: " + "; ".join(parts) + ".", icon=":material/schedule:")
+
+
+def snapshot_caption() -> None:
+    st.caption(f"Published snapshot of {data.snapshot_loaded_at():%Y-%m-%d %H:%M}.")
+
+
+def consideration_url(consideration: int, period: dt.date, indicator_id: str | None = None) -> str:
+    """Relative URL of the consideration page with its filters (works from any page)."""
+    params = {"consideration": str(int(consideration)), "period": quarter_label(period)}
+    if indicator_id:
+        params["indicator"] = indicator_id
+    return "consideration?" + urlencode(params)
+
+
+def consideration_link(
+    consideration: int, period: dt.date, text: str, indicator_id: str | None = None
+) -> str:
+    """A markdown link to the evidence; ``text`` must be trusted (not resident text)."""
+    safe = text.replace("[", "(").replace("]", ")")
+    return f"[{safe}]({consideration_url(consideration, period, indicator_id)})"
