@@ -150,7 +150,7 @@ def test_every_source_loads_with_row_conservation_and_clear_reasons(con, setting
         == "unknown district 'Narnia' (normalised 'narnia') is not in raw.district_aliases"
     )
     assert reasons[f"{city}:8"] == "required request id (column 'Case ID') is empty"
-    assert reasons[f"{city}:9"] == "required service (service code and service name) is empty"
+    assert reasons[f"{city}:9"] == "required service code (column 'Service Code') is empty"
     assert "opened date 'yesterday'" in reasons["open311_requests_2024-03-02.json:3"]
     assert reasons["survey_2024Q1.csv:4"] == "answer 11.0 to life_sat is outside the scale 1.0..10.0"
     assert reasons["kpis_2024-02.csv:5"] == "desired change 'X' is not one of U, D"

@@ -182,7 +182,10 @@ def parse_feedback(
     typed = stage_one.with_columns(
         *parsed_timestamps.values(),
         pl.col("_txt_request_id").alias("request_id"),
-        pl.col("_txt_service_code").alias("service_code"),
+        # Exports without service codes (NYC, SF) identify the service type by its name.
+        pl.coalesce("_txt_service_code", "_txt_service_name").alias("service_code")
+        if "service_code" not in profile.columns
+        else pl.col("_txt_service_code").alias("service_code"),
         pl.col("_txt_service_name").alias("service_name"),
         pl.col("_txt_category").alias("category"),
         pl.col("_txt_agency").alias("agency"),
@@ -223,9 +226,11 @@ def parse_feedback(
             pl.col("_txt_opened_at").is_null(),
             f"required opened date (column {profile.columns.get('opened_at')!r}) is empty",
         ),
+        # Every indicator is computed per service type, so a request without one cannot count.
         reason_if(
-            pl.col("service_code").is_null() & pl.col("service_name").is_null(),
-            "required service (service code and service name) is empty",
+            pl.col("service_code").is_null(),
+            "required service code (column "
+            f"{profile.columns.get('service_code') or profile.columns.get('service_name')!r}) is empty",
         ),
         reason_if(
             pl.col("closed_at") < pl.col("opened_at"),
