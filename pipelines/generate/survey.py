@@ -175,51 +175,40 @@ def draw_wave(wave: str, t: float, n: int, rng: np.random.Generator) -> tuple[pl
 
 
 def codebook() -> dict:
-    """The codebook structure written to survey/codebook.yaml."""
+    """The codebook written to survey/codebook.yaml, in the schema of pipelines/ingest/codebooks."""
     return {
-        "version": 1,
+        "name": "civicloop_sample_city",
+        "match": ["survey_*.csv"],
         "respondent_id_column": "respondent_id",
         "wave_column": "wave",
-        "wave_format": "YYYYQn (calendar quarter of fieldwork)",
-        "numeric_answers_allowed": True,
         "missing_codes": list(MISSING_CODES),
-        "demographics": {
-            "district": {"maps_to": "district_code",
-                         "coding": "district code, name or alias; resolve with "
-                                   "reference/districts.csv aliases"},
-            "age_band": {"maps_to": "age_band", "values": {a: a for a in AGE_BANDS}},
-            "sex": {"maps_to": "sex", "values": {s: s for s in SEXES}},
-            "home_internet": {"maps_to": "digital_access", "values": {"Yes": True, "No": False}},
-        },
         "questions": [
             {
-                "question_id": q.question_id,
+                "id": q.question_id,
                 "column": q.column,
                 "text": q.text,
                 "consideration": q.consideration,
-                "scale": {
-                    "min": q.scale_min,
-                    "max": q.scale_min + len(q.labels) - 1,
-                    "labels": {label: q.scale_min + i for i, label in enumerate(q.labels)},
-                },
-                "agree_min": q.agree_min,
-                "missing_codes": list(MISSING_CODES),
+                "scale_min": q.scale_min,
+                "scale_max": q.scale_min + len(q.labels) - 1,
+                "top_box": q.agree_min,
+                "labels": {label: q.scale_min + i for i, label in enumerate(q.labels)},
             }
             for q in QUESTIONS
         ],
+        "demographics": {
+            "district_code": {"columns": ["district"]},
+            "age_band": {"columns": ["age_band"], "map": {a: a for a in AGE_BANDS}},
+            "sex": {"columns": ["sex"], "map": {s: s for s in SEXES}},
+            "digital_access": {"columns": ["home_internet"]},
+        },
     }
 
 
 CODEBOOK_HEADER = """\
-# civicloop survey codebook (written by `civicloop generate`).
-# respondent_id_column / wave_column: the id and wave (YYYYQn) columns of every survey_*.csv.
-# demographics: CSV column -> maps_to (district_code, age_band, sex, digital_access) and the
-#   value coding. District answers are spelled freely (code, name, "Ward 3", "3").
-# questions: one entry per answer column: question_id, column, text, consideration (1-6),
-#   scale {min, max, labels: text label -> number}, agree_min (value >= agree_min is the top box,
-#   i.e. `agree`), missing_codes (answers that mean no answer: "Refused", "Don't know", blank).
-# numeric_answers_allowed: a number in [min, max] is accepted as that value; a number outside it
-#   is an out-of-range answer (invalid, not a missing code).
+# civicloop survey codebook (written by `civicloop generate`); schema documented in
+# pipelines/ingest/codebooks/README.md. District answers are spelled freely (code, name,
+# "Ward 3", "3") and resolved through the reference district aliases. A number outside a
+# question's scale is an out-of-range answer (quarantined), not a missing code.
 """
 
 
