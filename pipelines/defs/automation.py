@@ -10,22 +10,18 @@ import hashlib
 
 import dagster as dg
 
+from pipelines.defs.ingest import INGEST_SOURCES, raw_key
 from pipelines.resources import CivicloopSettingsResource
 from pipelines.settings import SOURCES
 
-INGEST_ASSET_NAMES = {
-    "reference": "ingest_reference",
-    "feedback": "ingest_feedback",
-    "kpis": "ingest_kpis",
-    "survey": "ingest_survey",
-    "reviews": "review_decisions",
+SOURCE_TABLES: dict[str, list[dg.AssetKey]] = {
+    **{source: [raw_key(table.name) for table in tables] for source, tables in INGEST_SOURCES.items()},
+    "reviews": [raw_key("review_decisions")],
 }
 
 
 def _downstream_of(source: str) -> dg.AssetSelection:
-    if source == "reviews":
-        return dg.AssetSelection.assets(dg.AssetKey(["raw", "review_decisions"])).downstream()
-    return dg.AssetSelection.assets(INGEST_ASSET_NAMES[source]).downstream()
+    return dg.AssetSelection.assets(*SOURCE_TABLES[source]).downstream()
 
 
 build_all = dg.define_asset_job(

@@ -1,0 +1,94 @@
+"""The one Dagster Definitions loads, and every asset follows the house rules."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.build import prepare_dbt_manifest
+from pipelines.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory: pytest.TempPathFactory) -> dg.Definitions:
+    data_dir = tmp_path_factory.mktemp("defs")
+    previous = os.environ.get("CIVICLOOP_DATA_DIR")
+    os.environ["CIVICLOOP_DATA_DIR"] = str(data_dir)
+    try:
+        prepare_dbt_manifest(Settings(data_dir=data_dir))
+        from pipelines.definitions import defs as loaded
+    finally:
+        if previous is None:
+            os.environ.pop("CIVICLOOP_DATA_DIR", None)
+        else:
+            os.environ["CIVICLOOP_DATA_DIR"] = previous
+    return loaded
+
+
+def test_definitions_load(defs: dg.Definitions) -> None:
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.materializable_asset_keys}
+    for expected in (
+        "raw/feedback_requests",
+        "raw/survey_weights",
+        "raw/review_decisions",
+        "ops/load_log",
+        "marts/indicator_values",
+        "marts/consideration_scores",
+        "published/civicloop",
+    ):
+        assert expected in keys
+
+
+def test_every_asset_has_a_group_kinds_and_a_description(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        node = graph.get(key)
+        assert node.group_name and node.group_name != "default", key
+        assert node.kinds, key
+        assert node.description, key
+
+
+def test_asset_names_are_table_names(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        assert len(key.path) == 2, key
+        schema, _table = key.path
+        assert schema in {"raw", "ops", "staging", "intermediate", "marts", "seeds", "snapshots", "published"}, key
+
+
+def test_published_waits_for_marts_and_blocking_checks(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(dg.AssetKey(["published", "civicloop"])).parent_keys
+    assert dg.AssetKey(["marts", "indicator_values"]) in upstream
+    blocking = {
+        spec.name
+        for checks in defs.asset_checks or []
+        for spec in checks.check_specs
+        if spec.blocking
+    }
+    assert {"row_conservation", "gx_raw_feedback_requests", "gx_marts_indicator_values"} <= blocking
+
+
+def test_schedules_and_inbox_sensor(defs: dg.Definitions, tmp_path: Path) -> None:
+    assert {s.name for s in defs.schedules} >= {"daily_feedback", "monthly_kpis", "quarterly_survey"}
+    sensor = defs.get_sensor_def("inbox_sensor")
+    settings = Settings(data_dir=tmp_path)
+    settings.ensure_dirs()
+    from pipelines.resources import CivicloopSettingsResource
+
+    resources = {"civicloop": CivicloopSettingsResource(data_dir=str(tmp_path))}
+    with dg.build_sensor_context(resources=resources, definitions=defs) as context:
+        assert isinstance(sensor(context), dg.SkipReason)
+    (settings.inbox_dir("kpis") / "kpis_2026-01.csv").write_text("agency\n")
+    with dg.build_sensor_context(resources=resources, definitions=defs) as context:
+        request = sensor(context)
+    assert isinstance(request, dg.RunRequest)
+    assert request.tags["civicloop/sources"] == "kpis"
+    selected = {key.to_user_string() for key in request.asset_selection or []}
+    assert "raw/kpi_observations" in selected
+    assert "raw/feedback_requests" not in selected
