@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -14,7 +16,7 @@ class CivicloopSettingsResource(dg.ConfigurableResource):
     data_dir: str
 
     def settings(self) -> Settings:
-        return Settings(data_dir=self.data_dir)
+        return Settings(data_dir=Path(self.data_dir))
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:

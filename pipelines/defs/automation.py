@@ -82,7 +82,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, civicloop: CivicloopSettin
             waiting[source] = files
     if not waiting:
         return dg.SkipReason("every inbox is empty")
-    selection = dg.AssetSelection.assets()
+    selection: dg.AssetSelection = dg.AssetSelection.assets()
     for source in waiting:
         selection = selection | _downstream_of(source)
     all_files = [entry for files in waiting.values() for entry in files]

@@ -206,7 +206,8 @@ def generate_feedback_day(data_dir: Path, day: datetime.date, *, n_requests: int
     # The day's own export: its statuses are as of the morning after it.
     timeline = feedback.Timeline(start, max(end, day + datetime.timedelta(1)))
     feedback_dir = Path(data_dir) / "inbox" / "feedback"
-    targets = (feedback.open311_path(feedback_dir, day), feedback.city_csv_path(feedback_dir, day))
+    label = day.isoformat()
+    targets = (feedback.open311_path(feedback_dir, label), feedback.city_csv_path(feedback_dir, label))
     if any(path.exists() for path in targets):
         raise FileExistsError(f"feedback files for {day} already exist in {feedback_dir}")
     requests = feedback.draw_requests(day, n_requests, _stream(seed, 1, day.toordinal()),

@@ -88,7 +88,7 @@ def write_kpis(kpi_dir: Path, start: datetime.date, month_count: int,
                rng: np.random.Generator) -> list[Path]:
     """Write one kpis_<YYYY-MM>.csv per month (all agencies, all KPIs)."""
     period = months(start, month_count)
-    frames = []
+    frames: list[pl.DataFrame] = []
     for agency_index, agency in enumerate(AGENCIES):
         offset = (agency_index - 2.5) * 0.04
         kpis = COMMON_KPIS + (DTO_KPIS if agency == "DTO" else ())

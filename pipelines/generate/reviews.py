@@ -44,7 +44,9 @@ def review_history(quarters: list[datetime.date], as_of: datetime.date,
     """Entries for reviews of ``quarters[:-2]`` (starts; last element is the period end)."""
     rows: list[dict] = []
     reviewable = quarters[:-2]
-    held, skipped, late = [], [], []
+    held: list[str] = []
+    skipped: list[str] = []
+    late: list[str] = []
     for index, quarter_start in enumerate(reviewable):
         label = f"{quarter_start.year}Q{(quarter_start.month - 1) // 3 + 1}"
         if index == SKIPPED_REVIEW_INDEX and len(reviewable) >= 3:
@@ -54,7 +56,7 @@ def review_history(quarters: list[datetime.date], as_of: datetime.date,
         (late if is_late else held).append(label)
         held_on = quarters[index + 1] + datetime.timedelta(LATE_DAYS if is_late else ON_TIME_DAYS)
         recorded_at = datetime.datetime.combine(held_on, datetime.time(10, 0)).isoformat()
-        base = {c: None for c in REVIEW_COLUMNS} | {
+        base: dict[str, object] = {c: None for c in REVIEW_COLUMNS} | {
             "recorded_at": recorded_at, "recorded_by": "performance.board", "review_quarter": label,
         }
         for indicator, target in INDICATOR_TARGETS.items():
