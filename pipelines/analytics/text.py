@@ -185,11 +185,14 @@ def fit_topics(texts: pl.Series, n_topics: int = 8, *, seed: int = 0, max_docs: 
     return TopicModel(vectorizer=vectorizer, nmf=nmf, component_order=order, top_words=top_words)
 
 
-def score_feedback_text(requests: pl.DataFrame, n_topics: int = 8) -> pl.DataFrame:
+def score_feedback_text(
+    requests: pl.DataFrame, n_topics: int = 8, *, model: TopicModel | None = None
+) -> pl.DataFrame:
     """``raw.feedback_text_scores`` rows: request_id, sentiment, topic_id, topic_label.
 
     One row per input request (in input order). Sentiment and topic are null where the
-    description is null or empty; topics are fitted on this batch's descriptions (see
+    description is null or empty; topics come from ``model`` when given (so that increments
+    keep the ids and labels of the history), else are fitted on this batch's descriptions (see
     :func:`fit_topics`), and are all null, with a warning, if the batch has no topic vocabulary.
     """
     missing = {"request_id", "description"} - set(requests.columns)
@@ -200,7 +203,7 @@ def score_feedback_text(requests: pl.DataFrame, n_topics: int = 8) -> pl.DataFra
     topics: pl.DataFrame | None = None
     if clean_texts(descriptions).drop_nulls().len():
         try:
-            topics = fit_topics(descriptions, n_topics).assign(descriptions)
+            topics = (model or fit_topics(descriptions, n_topics)).assign(descriptions)
         except ValueError as error:
             warnings.warn(f"no topics assigned: {error}", stacklevel=2)
     if topics is None:

@@ -1,12 +1,17 @@
 """Analytics assets: the statistics dbt cannot do in SQL (survey raking, sentiment, topics)."""
 
 
+import datetime as dt
+import pickle
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from pipelines.analytics.text import score_feedback_text
+from pipelines.analytics.text import TopicModel, fit_topics, score_feedback_text
 from pipelines.analytics.weighting import survey_weights as rake_survey_weights
+from pipelines.resources import CivicloopSettingsResource
 
 
 def _replace_table(con, table: str, frame: pl.DataFrame) -> None:
@@ -49,24 +54,79 @@ def survey_weights(warehouse: DuckDBResource) -> dg.MaterializeResult:
     )
 
 
+def _load_topic_model(path: Path) -> TopicModel | None:
+    if not path.exists():
+        return None
+    # Only civicloop writes this file, inside the data folder it owns.
+    with path.open("rb") as handle:
+        model = pickle.load(handle)
+    return model if isinstance(model, TopicModel) else None
+
+
+def _save_topic_model(path: Path, model: TopicModel) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".tmp")
+    with staging.open("wb") as handle:
+        pickle.dump(model, handle)
+    staging.replace(path)
+
+
 @dg.asset(
     key=["raw", "feedback_text_scores"],
     deps=[dg.AssetKey(["raw", "feedback_requests"])],
     group_name="analytics",
     kinds={"python", "scikitlearn", "duckdb"},
 )
-def feedback_text_scores(warehouse: DuckDBResource) -> dg.MaterializeResult:
-    """raw.feedback_text_scores: one row per request with a description; VADER sentiment, NMF topic."""
+def feedback_text_scores(
+    civicloop: CivicloopSettingsResource, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    """raw.feedback_text_scores: one row per request with a description; VADER sentiment, NMF topic.
+
+    Incremental: only requests loaded or updated since they were last scored are scored, with the
+    topic model fitted on the history (kept in <data>/models/), so a day's increment costs what
+    the day costs and topic ids stay comparable across builds. Without a saved model, every
+    description is scored again with a model fitted on all of them.
+    """
+    model_path = civicloop.settings().resolved_data_dir / "models" / "feedback_topics.pkl"
+    model = _load_topic_model(model_path)
     with warehouse.get_connection() as con:
-        requests = con.sql(
-            "select request_id, description from raw.feedback_requests where description is not null"
+        pending_filter = (
+            "s.request_id is null or r.loaded_at > s.scored_at" if model is not None else "true"
+        )
+        pending = con.sql(
+            f"""
+            select r.request_id, r.description
+            from raw.feedback_requests as r
+            left join raw.feedback_text_scores as s on s.request_id = r.request_id
+            where r.description is not null and ({pending_filter})
+            """
         ).pl()
-        scores = score_feedback_text(requests)
-        _replace_table(con, "feedback_text_scores", scores)
+        if model is None and pending.height:
+            model = fit_topics(pending["description"])
+            _save_topic_model(model_path, model)
+        scores = score_feedback_text(pending, model=model).with_columns(
+            pl.lit(dt.datetime.now()).alias("scored_at")
+        )
+        con.register("new_scores", scores.to_arrow())
+        try:
+            con.execute("begin transaction")
+            con.execute(
+                "delete from raw.feedback_text_scores where request_id in "
+                "(select request_id from new_scores)"
+            )
+            con.execute("insert into raw.feedback_text_scores by name select * from new_scores")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        finally:
+            con.unregister("new_scores")
+        total = con.execute("select count(*) from raw.feedback_text_scores").fetchone()
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": dg.MetadataValue.int(scores.height),
-            "topics": dg.MetadataValue.int(scores["topic_id"].n_unique() if scores.height else 0),
+            "dagster/row_count": dg.MetadataValue.int(int(total[0]) if total else 0),
+            "scored_this_run": dg.MetadataValue.int(scores.height),
+            "topics": dg.MetadataValue.json(list(model.labels) if model else []),
         }
     )
 

@@ -23,7 +23,9 @@ RAW_TABLES: dict[str, str] = {
     "feedback_status_history": (
         "request_id VARCHAR, status VARCHAR, updated_at TIMESTAMP, source_file VARCHAR, loaded_at TIMESTAMP"
     ),
-    "feedback_text_scores": ("request_id VARCHAR, sentiment DOUBLE, topic_id INTEGER, topic_label VARCHAR"),
+    "feedback_text_scores": (
+        "request_id VARCHAR, sentiment DOUBLE, topic_id INTEGER, topic_label VARCHAR, scored_at TIMESTAMP"
+    ),
     "kpi_observations": (
         "agency VARCHAR, kpi_id VARCHAR, kpi_name VARCHAR, period_month DATE, actual DOUBLE, "
         "target DOUBLE, desired_change VARCHAR, unit VARCHAR, source_file VARCHAR"
