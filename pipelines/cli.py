@@ -204,5 +204,48 @@ def add_editor(
     console.print(f"Editor {username} saved in {settings.resolved_editors_file}")
 
 
+@app.command()
+def bench(
+    requests: Annotated[
+        list[int] | None,
+        typer.Option("--requests", help="City size in service requests; repeat for several sizes."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where the JSON results and latest.md go.")] = (
+        PROJECT_ROOT / "bench" / "results"
+    ),
+    work_dir: Annotated[
+        Path, typer.Option(help="Scratch folder for the generated cities (not ./data).")
+    ] = Path("/tmp/civicloop-bench"),
+    keep: Annotated[bool, typer.Option(help="Keep each generated city after measuring it.")] = False,
+    time_limit: Annotated[
+        float | None, typer.Option(help="Seconds allowed per city size; stops that size when hit.")
+    ] = None,
+    dashboard_runs: Annotated[int, typer.Option(help="Runs of each dashboard page's queries.")] = 20,
+    profile: Annotated[
+        bool, typer.Option(help="Also write a cProfile of the full build (adds overhead).")
+    ] = False,
+) -> None:
+    """Benchmark generation, each build stage, the daily increment and the dashboard queries."""
+    from pipelines.bench import BenchmarkError, run_benchmark
+
+    try:
+        written = run_benchmark(
+            requests or [1_000_000],
+            out_dir=out,
+            work_dir=work_dir,
+            keep=keep,
+            timeout_per_size=time_limit,
+            dashboard_runs=dashboard_runs,
+            profile=profile,
+            log=console.print,
+        )
+    except BenchmarkError as exc:
+        console.print(f"[red]benchmark stopped[/red]: {exc}")
+        raise typer.Exit(code=1) from exc
+    for path in written:
+        console.print(f"results: {path}")
+    console.print((out / "latest.md").read_text(encoding="utf-8"), markup=False, highlight=False)
+
+
 if __name__ == "__main__":
     app()

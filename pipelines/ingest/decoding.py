@@ -41,6 +41,10 @@ def decode_bytes(payload: bytes) -> str:
             text = payload.decode("latin-1")
     if _looks_binary(text):
         raise UnreadableFileError("file is not text: too many control characters")
+    if "\r" in text:
+        # Old Mac exports end lines with a bare CR and hand-merged files mix CRLF, CR and LF; the
+        # CSV reader only splits on LF, so a bare CR would glue rows together.
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if MOJIBAKE_MARKER.search(text):
         text = "\n".join(
             ftfy.fix_encoding(line) if MOJIBAKE_MARKER.search(line) else line for line in text.split("\n")
@@ -48,9 +52,13 @@ def decode_bytes(payload: bytes) -> str:
     return text
 
 
+# Control characters other than tab, LF and CR: text exports have next to none.
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _looks_binary(text: str) -> bool:
     sample = text[:65536]
-    controls = sum(1 for char in sample if ord(char) < 32 and char not in "\r\n\t")
+    controls = len(_CONTROL_CHARACTERS.findall(sample))
     return controls > max(5, len(sample) // 100)
 
 
@@ -82,12 +90,23 @@ def read_csv_text(text: str, delimiter: str = ",") -> pl.DataFrame:
     return frame.with_row_index("_line", offset=2).with_columns(pl.col("_line").cast(pl.Int64))
 
 
+def load_json(text: str, what: str = "JSON") -> object:
+    """``json.loads`` whose every failure on malformed input is an ``UnreadableFileError``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UnreadableFileError(f"invalid {what}: {error.msg} at line {error.lineno}") from error
+    except ValueError as error:
+        # e.g. an integer literal longer than Python's 4300-digit conversion limit.
+        raise UnreadableFileError(f"invalid {what}: {error}") from error
+    except RecursionError as error:
+        # The stdlib parser recurses per nesting level; no record format nests anywhere near this.
+        raise UnreadableFileError(f"invalid {what}: nested too deeply to read (over ~1000 levels)") from error
+
+
 def read_json_records(text: str) -> list[dict[str, object]]:
     """Parse a JSON array of objects (also ``{"service_requests": [...]}``-style wrappers)."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UnreadableFileError(f"invalid JSON: {error.msg} at line {error.lineno}") from error
+    document = load_json(text)
     if isinstance(document, dict):
         lists = [value for value in document.values() if isinstance(value, list)]
         if len(lists) != 1:
