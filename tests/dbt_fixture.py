@@ -8,7 +8,8 @@ Designed so indicator values can be computed by hand (see tests/test_dbt_models.
 - one survey wave (2026Q1) of 40 respondents: 1-20 in D01, 21-32 in D02, 33-40 in D03; age band
   by respondent number mod 4 (1: 18-34, 2: 35-54, 3: 55-74, 0: 75+); raked weight 2 for 75+,
   1 otherwise;
-- review decisions including a target revision, its correction, actions and a late review.
+- review decisions including a target revision, its correction, actions, a late review and the
+  retirement of c3_data_sharing_agreements from 2026-04-01.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ DECISIONS = [
      "Repeat reports on the same spot", None),
     ("E6", "2026-08-30 15:00", "2026Q2", "c3_cost_per_transaction", "revise_target", 5.5,
      "2026-07-01", None, None, None, None, None, "", None),
+    ("E7", "2026-04-10 10:20", "2026Q1", "c3_data_sharing_agreements", "retire_indicator", None,
+     "2026-04-01", None, None, None, None, None, "Agreements are now tracked by the data office", None),
 ]
 
 
@@ -256,7 +259,7 @@ def build_raw_fixture(db_path: Path) -> None:
                 ("kpis_2026-06.csv", "kpis", "c1", "loaded", None, 8, 8, 0, _ts("2026-07-03 06:00")),
                 ("survey_2026Q1.csv", "survey", "d1", "loaded", None, 40, 40, 0,
                  _ts("2026-04-05 06:00")),
-                ("review_history.csv", "reviews", "e1", "loaded", None, 6, 6, 0,
+                ("review_history.csv", "reviews", "e1", "loaded", None, 7, 7, 0,
                  _ts("2026-08-31 06:00")),
                 ("broken.csv", "kpis", "f1", "rejected", "missing column kpi_id", 0, 0, 0,
                  _ts("2026-07-04 06:00")),

@@ -5,9 +5,12 @@ Expected values are worked out by hand from tests/dbt_fixture.py (arithmetic in 
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
+import re
+import shutil
 from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
@@ -26,7 +29,14 @@ MARTS = (
     "indicator_catalog", "indicator_values", "consideration_scores", "composite_scores",
     "districts", "indicator_targets_history", "feedback_funnel", "feedback_text_trends",
     "resident_comments", "survey_estimates", "review_actions", "equity_theil", "source_freshness",
+    "weight_sensitivity", "indicator_targets_log", "equity_district_resolution",
 )
+METHOD_VERSION = "1.1"
+DBT_ENV = {
+    "CIVICLOOP_DUCKDB_MEMORY_LIMIT": "1GB",
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+}
 
 
 def _close_dbt_duckdb_environment() -> None:
@@ -40,30 +50,20 @@ def _close_dbt_duckdb_environment() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Build the fixture warehouse and run `dbt build` once for the whole module."""
+def run_dbt(db_path: Path, work_dir: Path, *args: str):
+    """`dbt <args>` on db_path with its own target and log paths (dbt_project/target is shared)."""
     from dbt.cli.main import dbtRunner
 
-    tmp = tmp_path_factory.mktemp("dbt")
-    db_path = tmp / "warehouse.duckdb"
-    build_raw_fixture(db_path)
-    target_path = tmp / "target"
-    env = {
-        "CIVICLOOP_WAREHOUSE_PATH": str(db_path),
-        "CIVICLOOP_DUCKDB_MEMORY_LIMIT": "1GB",
-        "DO_NOT_TRACK": "1",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = {**DBT_ENV, "CIVICLOOP_WAREHOUSE_PATH": str(db_path)}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
         result = dbtRunner().invoke([
-            "build",
+            *args,
             "--project-dir", str(PROJECT_DIR),
             "--profiles-dir", str(PROJECT_DIR),
-            "--target-path", str(target_path),
-            "--log-path", str(tmp / "logs"),
+            "--target-path", str(work_dir / "target"),
+            "--log-path", str(work_dir / "logs"),
             "--quiet",
         ])
     finally:
@@ -73,6 +73,17 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    return result
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Build the fixture warehouse and run `dbt build` once for the whole module."""
+    tmp = tmp_path_factory.mktemp("dbt")
+    db_path = tmp / "warehouse.duckdb"
+    build_raw_fixture(db_path)
+    target_path = tmp / "target"
+    result = run_dbt(db_path, tmp, "build")
     failures = []
     if result.result is not None:
         failures = [
@@ -82,7 +93,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
         ]
     assert result.success, f"dbt build failed: {result.exception} {failures}"
     manifest = json.loads((target_path / "manifest.json").read_text())
-    return {"db_path": db_path, "manifest": manifest}
+    return {"db_path": db_path, "manifest": manifest, "tmp": tmp}
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +265,7 @@ def test_response_share_and_scoring(con):
     assert january["status"] == "red"
     february = indicator(con, "c5_response_share", "2026-02-01", "month")
     assert february["score"] == pytest.approx(1 / 0.9) and february["status"] == "green"
-    assert january["method_version"] == "1.0"
+    assert january["method_version"] == METHOD_VERSION
 
 
 def test_suppression_rule(con):
@@ -313,14 +324,16 @@ def test_review_indicators(con):
     assert actions == {"E4": False, "E5": True}
 
 
-def test_share_on_target_counts_the_other_indicators(con):
+@pytest.mark.parametrize("quarter", ["2026-01-01", "2026-04-01"])
+def test_share_on_target_counts_the_other_indicators(con, quarter):
+    # Q2 also proves a retired indicator (c3_data_sharing_agreements, green in Q2) is left out
     others = con.execute(
         "select status from marts.indicator_values where scope = 'city' and grain = 'quarter' "
         "and period_start = ? and weight > 0 and indicator_id <> 'c6_share_on_target' "
-        "and status <> 'suppressed'", [date(2026, 1, 1)],
+        "and status <> 'suppressed' and not is_retired", [date.fromisoformat(quarter)],
     ).fetchall()
     green = sum(1 for (status,) in others if status == "green")
-    share = indicator(con, "c6_share_on_target", "2026-01-01", "quarter")
+    share = indicator(con, "c6_share_on_target", quarter, "quarter")
     assert share["n"] == len(others) > 3
     assert share["value"] == pytest.approx(green / len(others))
 
@@ -331,7 +344,7 @@ def test_share_on_target_counts_the_other_indicators(con):
 def test_consideration_and_composite_scores(con):
     values = con.execute(
         "select consideration, period_start, grain, weight, score from marts.indicator_values "
-        "where scope = 'city' and status <> 'suppressed' and weight > 0"
+        "where scope = 'city' and status <> 'suppressed' and weight > 0 and not is_retired"
     ).fetchall()
     sums: dict = defaultdict(lambda: [0.0, 0.0])
     for consideration, period_start, grain, weight, score in values:
@@ -355,7 +368,158 @@ def test_consideration_and_composite_scores(con):
                          "and period_start = ?", [date(2026, 1, 1)])
     assert composite["score"] == pytest.approx(sum(q1) / 6)
     assert composite["n_considerations"] == 6
-    assert composite["method_version"] == "1.0"
+    assert composite["method_version"] == METHOD_VERSION
+
+
+# --- indicators not covered above -------------------------------------------------------------
+
+
+def test_district_disparity_ratio(con):
+    # Q1 closed requests (hours): POT D01 24, 48, 30 | D02 96, 60 | D03 120
+    #   D03 120 / median(others 24, 48, 30, 96, 60) = 120 / 48 = 2.5 (the max); 6 closed
+    # LIT D01 12, 10 | D02 72, 50 | D03 20: D02 61 / median(12, 10, 20) = 61 / 12; 5 closed
+    # GRF D01 40 | D02 200 | D03 30: D02 200 / median(40, 30) = 200 / 35; 3 closed
+    expected = (2.5 * 6 + 61 / 12 * 5 + 200 / 35 * 3) / 14
+    q1 = indicator(con, "c2_district_disparity_ratio", "2026-01-01", "quarter")
+    assert q1["n"] == 14
+    assert q1["value"] == pytest.approx(expected)  # 4.111
+    # lower is better: 1.25 / 4.111 = 0.304 -> red
+    assert q1["score"] == pytest.approx(1.25 / expected) and q1["status"] == "red"
+    # per district (marts.equity_district_resolution), D02 in Q1: closed 96, 72, 200, 60, 50 ->
+    # median 72; ratios POT 78 / 39 (2 closed), LIT 61 / 12 (2), GRF 200 / 35 (1), volume-weighted
+    d02 = row(con, "select * from marts.equity_district_resolution where grain = 'quarter' "
+                   "and period_start = ? and district_code = 'D02'", [date(2026, 1, 1)])
+    assert (d02["n_closed"], d02["median_resolution_hours"]) == (5, 72)
+    assert d02["disparity_ratio"] == pytest.approx((2.0 * 2 + 61 / 12 * 2 + 200 / 35) / 5)
+
+
+def test_more_kpi_indicators(con):
+    # digital take-up Q1: mean(0.50, 0.52, 0.54) = 0.52; 0.52 / 0.6 = 0.867 -> red
+    takeup = indicator(con, "c3_digital_takeup", "2026-01-01", "quarter")
+    assert takeup["value"] == pytest.approx(0.52) and takeup["status"] == "red"
+    # completion rate Q2: mean(0.83, 0.84, 0.85) = 0.84; 0.84 / 0.8 = 1.05 -> green
+    completion = indicator(con, "c3_completion_rate", "2026-04-01", "quarter")
+    assert completion["value"] == pytest.approx(0.84) and completion["score"] == pytest.approx(1.05)
+    # data-sharing agreements: sum over agencies of the latest month: Q1 -> March 4; 4 / 5 = 0.8
+    agreements = indicator(con, "c3_data_sharing_agreements", "2026-01-01", "quarter")
+    assert agreements["value"] == 4 and agreements["score"] == pytest.approx(0.8)
+    # referrals resolved Q1: mean(0.70, 0.75, 0.80) = 0.75; 0.75 / 0.8 = 0.9375 -> amber
+    referrals = indicator(con, "c5_referrals_resolved_share", "2026-01-01", "quarter")
+    assert referrals["value"] == pytest.approx(0.75) and referrals["status"] == "amber"
+
+
+def test_satisfaction_gap_and_consultation(con):
+    # satisfied_services by age band (weights equal within a band): 18-34 agree 1, 5, 9, 13, 17
+    # of ten -> 0.5; 35-54 agree 2, 6 -> 0.2; 55-74 all -> 1.0; 75+ none -> 0.0; gap 1.0 - 0.0
+    gap = indicator(con, "c4_satisfaction_gap", "2026-01-01", "quarter")
+    assert gap["value"] == pytest.approx(1.0) and gap["n"] == 40
+    assert gap["score"] == pytest.approx(0.15) and gap["status"] == "red"  # 0.15 / 1.0
+    # took part: respondents 1, 2, 3 (weight 1) and 4 (75+, weight 2): 5 / 50 = 0.1 = target
+    took_part = indicator(con, "c4_consultation_participation", "2026-01-01", "quarter")
+    assert took_part["value"] == pytest.approx(0.1)
+    assert took_part["score"] == pytest.approx(1.0) and took_part["status"] == "green"
+
+
+def test_response_time_reopen_and_fix_confirmation(con):
+    # January hours to first response: 4, 2, 1, 6, 8, 3 (R06, R08 none) -> median 3.5
+    hours = indicator(con, "c5_median_hours_to_respond", "2026-01-01", "month")
+    assert hours["value"] == pytest.approx(3.5) and hours["n"] == 6
+    assert hours["score"] == pytest.approx(1.2)  # 24 / 3.5 = 6.9, capped
+    # Q1: 14 closed, reopened R03 and R12 -> 2 / 14; lower is better: 0.1 / (1/7) = 0.7 -> red
+    reopen = indicator(con, "c5_reopen_rate", "2026-01-01", "quarter")
+    assert reopen["value"] == pytest.approx(1 / 7) and reopen["n"] == 14
+    assert reopen["score"] == pytest.approx(0.7) and reopen["status"] == "red"
+    # Q1 closed and asked: 12 (R06, R11 not asked); confirmed R01 R02 R05 R09 R10 R12 R13 R15 R17
+    fixed = indicator(con, "c5_fixed_confirmation_rate", "2026-01-01", "quarter")
+    assert fixed["value"] == pytest.approx(9 / 12) and fixed["n"] == 12
+    assert fixed["score"] == pytest.approx(0.75 / 0.8) and fixed["status"] == "amber"
+
+
+# --- retirement, weight sensitivity, target snapshots ----------------------------------------
+
+
+def test_retired_indicator_leaves_the_scores_from_its_effective_date(con):
+    # E7 retires c3_data_sharing_agreements from 2026-04-01
+    catalog = dict(con.execute(
+        "select indicator_id, retired_from from marts.indicator_catalog").fetchall())
+    assert catalog.pop("c3_data_sharing_agreements") == date(2026, 4, 1)
+    assert set(catalog.values()) == {None}
+    q1 = indicator(con, "c3_data_sharing_agreements", "2026-01-01", "quarter")
+    q2 = indicator(con, "c3_data_sharing_agreements", "2026-04-01", "quarter")
+    assert q1["is_retired"] is False
+    # still computed and shown (June: 6 agreements, capped score) but flagged
+    assert q2["is_retired"] is True and q2["value"] == 6 and q2["status"] == "green"
+    # Q2 consideration 3 = mean of the five others: headcount 33/36, trained 0.58/0.6,
+    # cost 6/6.5, take-up 0.58/0.6, completion 0.84/0.8 (with the retired one it would be higher)
+    five = [33 / 36 / 1.0, 0.58 / 0.6, 6 / 6.5, 0.58 / 0.6, 0.84 / 0.8]
+    c3 = row(con, "select score, n_indicators from marts.consideration_scores "
+                  "where consideration = 3 and grain = 'quarter' and period_start = ?",
+             [date(2026, 4, 1)])
+    assert c3["n_indicators"] == 5
+    assert c3["score"] == pytest.approx(sum(five) / 5)
+    # Q1 still counts it: six indicators
+    assert row(con, "select n_indicators from marts.consideration_scores where consideration = 3 "
+                    "and grain = 'quarter' and period_start = ?", [date(2026, 1, 1)])["n_indicators"] == 6
+
+
+def test_weight_sensitivity(con):
+    rows = {r[0]: r[1:] for r in con.execute(
+        "select weighting, score, change_from_catalogue, n_considerations, dropped_consideration "
+        "from marts.weight_sensitivity where grain = 'quarter' and period_start = ?",
+        [date(2026, 1, 1)]).fetchall()}
+    assert set(rows) == {"catalogue", "equal_within", "equal_indicators",
+                         *(f"drop_consideration_{c}" for c in range(1, 7))}
+    composite = row(con, "select score from marts.composite_scores where grain = 'quarter' "
+                         "and period_start = ?", [date(2026, 1, 1)])["score"]
+    assert rows["catalogue"][0] == pytest.approx(composite) and rows["catalogue"][1] == 0
+    considerations = dict(con.execute(
+        "select consideration, score from marts.consideration_scores where grain = 'quarter' "
+        "and period_start = ?", [date(2026, 1, 1)]).fetchall())
+    for c in range(1, 7):
+        others = [s for k, s in considerations.items() if k != c]
+        score, change, n, dropped = rows[f"drop_consideration_{c}"]
+        assert (dropped, n) == (c, 5)
+        assert score == pytest.approx(sum(others) / 5)
+        assert change == pytest.approx(score - composite)
+    # every scored catalogue weight is 1, so equal weights within considerations change nothing
+    assert rows["equal_within"][0] == pytest.approx(composite)
+    scores = [s for (s,) in con.execute(
+        "select score from marts.indicator_values where scope = 'city' and grain = 'quarter' "
+        "and period_start = ? and weight > 0 and status <> 'suppressed' and not is_retired",
+        [date(2026, 1, 1)]).fetchall()]
+    assert rows["equal_indicators"][0] == pytest.approx(sum(scores) / len(scores))
+
+
+def test_target_snapshot_records_revisions_between_builds(warehouse, con, tmp_path):
+    # after one build: one current snapshot row per target version
+    log = con.execute("select target_version_key, target, is_current from marts.indicator_targets_log"
+                      ).fetchall()
+    versions = con.execute("select count(*) from marts.indicator_targets_history").fetchone()[0]
+    assert len(log) == versions == 27 + 2 and all(current for _, _, current in log)
+    # a later review corrects E6 (5.5 -> 5.0): snapshot again on a copy of the warehouse
+    db_path = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse["db_path"], db_path)
+    with duckdb.connect(str(db_path)) as copy:
+        copy.execute(
+            "insert into raw.review_decisions (entry_id, recorded_at, recorded_by, review_quarter, "
+            "indicator_id, decision, new_target, effective_from, rationale, corrects_entry_id) "
+            "values ('E8', '2026-09-02 09:00:00', 'review board', '2026Q2', "
+            "'c3_cost_per_transaction', 'revise_target', 5.0, '2026-07-01', 'Board minute', 'E6')")
+    result = run_dbt(db_path, tmp_path, "build", "--select",
+                     "int_reviews__decisions_effective+1 indicator_targets_snapshot+")
+    assert result.success, result.exception
+    with duckdb.connect(str(db_path), read_only=True) as copy:
+        slot = copy.execute(
+            "select target, entry_id, is_current, snapshot_valid_to is null "
+            "from marts.indicator_targets_log "
+            "where target_version_key = 'c3_cost_per_transaction@2026-07-01' "
+            "order by snapshot_valid_from").fetchall()
+        assert slot == [(5.5, "E6", False, False), (5.0, "E8", True, True)]
+        # the diff of the two builds: what the second build changed
+        changed = copy.execute(
+            "select count(*) from marts.indicator_targets_log where snapshot_valid_from > "
+            "(select min(snapshot_valid_from) from marts.indicator_targets_log)").fetchone()[0]
+        assert changed == 1
 
 
 # --- other marts ----------------------------------------------------------------------------
@@ -440,3 +604,23 @@ def test_contract_columns_present(con):
             "select column_name from information_schema.columns "
             "where table_schema = 'marts' and table_name = ?", [table]).fetchall()}
         assert columns <= present, f"marts.{table} lacks {columns - present}"
+
+
+def test_every_catalogue_indicator_has_a_hand_computed_test(warehouse):
+    """Fails when an indicator in seeds/seed_indicator_catalog.csv is not asserted in this file
+    through `indicator(con, "<id>", ...)`."""
+    with (PROJECT_DIR / "seeds" / "seed_indicator_catalog.csv").open(encoding="utf-8") as f:
+        catalogue = {r["indicator_id"] for r in csv.DictReader(f)}
+    source = Path(__file__).read_text(encoding="utf-8")
+    tested = set(re.findall(r'indicator\(con, "([a-z0-9_]+)"', source))
+    assert catalogue - tested == set(), "catalogue indicators without a fixture test"
+    assert tested - catalogue == set(), "tests of indicators not in the catalogue"
+
+
+def test_method_version_on_every_mart(con):
+    marts = [t for (t,) in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()]
+    assert set(MARTS) <= set(marts)
+    for table in marts:
+        versions = con.execute(f'select distinct method_version from marts."{table}"').fetchall()
+        assert versions in ([(METHOD_VERSION,)], []), table

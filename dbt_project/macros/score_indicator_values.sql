@@ -8,7 +8,9 @@
       once history_min_periods earlier values exist, else the default;
     - score = value / target (higher is better) or target / value (lower is better), capped at
       score_cap and floored at 0; a non-positive value where lower is better scores the cap;
-    - status green >= green_threshold, amber >= amber_threshold, else red.
+    - status green >= green_threshold, amber >= amber_threshold, else red;
+    - is_retired: the indicator was retired (retire_indicator decision) on or before period_start;
+      its value and status stay visible, but consideration scores and c6_share_on_target skip it.
 -#}
 {% macro score_indicator_values(values_relation) %}
 with
@@ -23,6 +25,10 @@ catalog as (
 
 target_versions as (
     select * from {{ ref('int_indicators__target_versions') }}
+),
+
+retirements as (
+    select * from {{ ref('int_indicators__retirements') }}
 ),
 
 with_catalog as (
@@ -84,7 +90,8 @@ targeted as (
 
 scored as (
     select
-        *,
+        targeted.*,
+        retirements.retired_from,
         has_value and target is not null as is_reportable,
         case
             when not (has_value and target is not null) then null
@@ -100,6 +107,7 @@ scored as (
                 end
         end as score
     from targeted
+    left join retirements on targeted.indicator_id = retirements.indicator_id
 ),
 
 final as (
@@ -125,7 +133,8 @@ final as (
         cast(weight as double) as weight,
         cast(direction as varchar) as direction,
         cast(version_rule as varchar) as target_rule,
-        cast('{{ var("method_version") }}' as varchar) as method_version
+        {{ method_version() }} as method_version,
+        cast(coalesce(period_start >= retired_from, false) as boolean) as is_retired
     from scored
 )
 

@@ -27,7 +27,7 @@ final as (
                 else 'red'
             end as varchar
         ) as status,
-        cast('{{ var("method_version") }}' as varchar) as method_version,
+        {{ method_version() }} as method_version,
         cast(n_considerations as bigint) as n_considerations
     from aggregated
 )

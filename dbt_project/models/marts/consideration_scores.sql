@@ -6,7 +6,8 @@ indicator_values as (
 
 city as (
     select * from indicator_values
-    where scope = 'city' and weight > 0
+    -- retired indicators (int_indicators__retirements) stop counting from their retired_from
+    where scope = 'city' and weight > 0 and not is_retired
 ),
 
 aggregated as (
@@ -36,7 +37,7 @@ final as (
             end as varchar
         ) as status,
         cast(n_indicators as bigint) as n_indicators,
-        cast('{{ var("method_version") }}' as varchar) as method_version
+        {{ method_version() }} as method_version
     from aggregated
 )
 

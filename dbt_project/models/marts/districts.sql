@@ -20,7 +20,8 @@ final as (
         cast(districts.district_name as varchar) as district_name,
         cast(population.population as bigint) as population,
         cast(districts.digital_access_rate as double) as digital_access_rate,
-        cast(boundaries.geometry_json as varchar) as geometry_json
+        cast(boundaries.geometry_json as varchar) as geometry_json,
+        {{ method_version() }} as method_version
     from districts
     left join population on districts.district_code = population.district_code
     left join boundaries on districts.district_code = boundaries.district_code

@@ -13,7 +13,8 @@ final as (
         cast(within_district as double) as within_district,
         cast(between_share as double) as between_share,
         cast(n as bigint) as n,
-        cast(n_districts as bigint) as n_districts
+        cast(n_districts as bigint) as n_districts,
+        {{ method_version() }} as method_version
     from theil
 )
 

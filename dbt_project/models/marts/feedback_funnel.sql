@@ -12,7 +12,8 @@ final as (
         cast(received as bigint) as received,
         cast(responded as bigint) as responded,
         cast(resolved as bigint) as resolved,
-        cast(confirmed_fixed as bigint) as confirmed_fixed
+        cast(confirmed_fixed as bigint) as confirmed_fixed,
+        {{ method_version() }} as method_version
     from aggregates
 )
 

@@ -31,7 +31,8 @@ final as (
         cast(scope as varchar) as scope,
         cast(topic_label as varchar) as topic_label,
         cast(count(*) as bigint) as n,
-        cast(avg(sentiment) as double) as mean_sentiment
+        cast(avg(sentiment) as double) as mean_sentiment,
+        {{ method_version() }} as method_version
     from scoped
     group by month_start, scope, topic_label
 )

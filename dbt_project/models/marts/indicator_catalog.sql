@@ -4,9 +4,13 @@ catalog as (
     select * from {{ ref('seed_indicator_catalog') }}
 ),
 
+retirements as (
+    select * from {{ ref('int_indicators__retirements') }}
+),
+
 final as (
     select
-        cast(indicator_id as varchar) as indicator_id,
+        cast(catalog.indicator_id as varchar) as indicator_id,
         cast(consideration as integer) as consideration,
         cast(name as varchar) as name,
         cast(definition as varchar) as definition,
@@ -18,8 +22,12 @@ final as (
         cast(source as varchar) as source,
         cast(min_n as integer) as min_n,
         cast(default_target as double) as default_target,
-        cast(grain as varchar) as grain
+        cast(grain as varchar) as grain,
+        cast(retirements.retired_from as date) as retired_from,
+        cast(retirements.rationale as varchar) as retired_reason,
+        {{ method_version() }} as method_version
     from catalog
+    left join retirements on catalog.indicator_id = retirements.indicator_id
 )
 
 select * from final

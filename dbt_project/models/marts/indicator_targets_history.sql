@@ -14,7 +14,8 @@ final as (
         cast(set_at as timestamp) as set_at,
         cast(reason as varchar) as reason,
         cast(version_number as bigint) as version_number,
-        cast(entry_id as varchar) as entry_id
+        cast(entry_id as varchar) as entry_id,
+        {{ method_version() }} as method_version
     from versions
 )
 

@@ -18,7 +18,8 @@ final as (
         cast(requests.status as varchar) as status,
         cast(requests.description as varchar) as description,
         cast(text_scores.sentiment as double) as sentiment,
-        cast(text_scores.topic_label as varchar) as topic_label
+        cast(text_scores.topic_label as varchar) as topic_label,
+        {{ method_version() }} as method_version
     from requests
     left join text_scores on requests.request_id = text_scores.request_id
     where requests.description is not null and trim(requests.description) <> ''

@@ -17,7 +17,8 @@ final as (
         cast(action_status as varchar) as action_status,
         cast(action_completed_on as date) as action_completed_on,
         cast(coalesce(action_status = 'open' and action_due < current_date, false) as boolean)
-            as is_overdue
+            as is_overdue,
+        {{ method_version() }} as method_version
     from decisions
     where decision = 'add_action'
 )

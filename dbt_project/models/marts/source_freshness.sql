@@ -67,7 +67,8 @@ final as (
             as boolean
         ) as is_stale,
         cast(as_of.as_of_at as date) as as_of_date,
-        cast(date_diff('day', latest_data.latest_data_at, as_of.as_of_at) as bigint) as days_behind
+        cast(date_diff('day', latest_data.latest_data_at, as_of.as_of_at) as bigint) as days_behind,
+        {{ method_version() }} as method_version
     from latest_data
     cross join as_of
     left join last_loads on latest_data.source = last_loads.source

@@ -24,7 +24,8 @@ final as (
         cast(case when not is_suppressed then design_effect end as double) as design_effect,
         cast(case when not is_suppressed then ci_low end as double) as ci_low,
         cast(case when not is_suppressed then ci_high end as double) as ci_high,
-        cast(is_suppressed as boolean) as suppressed
+        cast(is_suppressed as boolean) as suppressed,
+        {{ method_version() }} as method_version
     from flagged
 )
 

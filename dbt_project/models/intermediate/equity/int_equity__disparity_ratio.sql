@@ -7,38 +7,8 @@ closed as (
     select * from {{ ref('int_equity__closed_requests_by_period') }}
 ),
 
-district_medians as (
-    select
-        grain,
-        period_start,
-        service_code,
-        district_code,
-        median(resolution_hours) as median_district
-    from closed
-    group by grain, period_start, service_code, district_code
-),
-
 against_others as (
-    select
-        district_medians.grain,
-        district_medians.period_start,
-        district_medians.service_code,
-        district_medians.district_code,
-        district_medians.median_district,
-        median(closed.resolution_hours) as median_others
-    from district_medians
-    inner join closed
-        on
-            district_medians.grain = closed.grain
-            and district_medians.period_start = closed.period_start
-            and district_medians.service_code = closed.service_code
-            and district_medians.district_code <> closed.district_code
-    group by
-        district_medians.grain,
-        district_medians.period_start,
-        district_medians.service_code,
-        district_medians.district_code,
-        district_medians.median_district
+    select * from {{ ref('int_equity__district_service_medians') }}
 ),
 
 per_service as (

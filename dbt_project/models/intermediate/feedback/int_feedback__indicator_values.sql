@@ -57,8 +57,8 @@ reopen_rate as (
         period_start,
         grain,
         scope,
-        case when resolved > 0 then reopened / resolved end as value,
-        resolved as n
+        case when resolved_reopen_known > 0 then reopened / resolved_reopen_known end as value,
+        resolved_reopen_known as n
     from aggregates
 ),
 

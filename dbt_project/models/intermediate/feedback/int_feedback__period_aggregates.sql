@@ -73,6 +73,8 @@ aggregated as (
         count(*) filter (where is_responded) as responded,
         count(*) filter (where is_closed) as resolved,
         count(*) filter (where is_closed and reopened_count > 0) as reopened,
+        -- sources without a reopen field (NYC, SF 311 exports) leave reopened_count NULL
+        count(*) filter (where is_closed and reopened_count is not null) as resolved_reopen_known,
         count(*) filter (where is_closed and fixed_confirmed is not null) as asked_fixed,
         count(*) filter (where is_closed and fixed_confirmed) as confirmed_fixed,
         count(*) filter (where is_repeat) as repeats,
@@ -93,6 +95,7 @@ final as (
         coalesce(aggregated.responded, 0) as responded,
         coalesce(aggregated.resolved, 0) as resolved,
         coalesce(aggregated.reopened, 0) as reopened,
+        coalesce(aggregated.resolved_reopen_known, 0) as resolved_reopen_known,
         coalesce(aggregated.asked_fixed, 0) as asked_fixed,
         coalesce(aggregated.confirmed_fixed, 0) as confirmed_fixed,
         coalesce(aggregated.repeats, 0) as repeats,

@@ -1,5 +1,5 @@
 -- c6_share_on_target: share of the other weighted indicators (city scope, quarter grain, not
--- suppressed) whose status is green.
+-- suppressed, not retired) whose status is green.
 with
 
 scored as (
@@ -19,6 +19,7 @@ final as (
         scope = 'city'
         and grain = 'quarter'
         and weight > 0
+        and not is_retired
         and status <> 'suppressed'
     group by period_start, grain, scope
 )

@@ -58,6 +58,8 @@ versions as (
 final as (
     select
         *,
+        -- stable key of a version slot, for the snapshot indicator_targets_snapshot
+        indicator_id || '@' || strftime(applies_from, '%Y-%m-%d') as target_version_key,
         row_number() over (partition by indicator_id order by applies_from) as version_number,
         lead(applies_from) over (partition by indicator_id order by applies_from) as applies_to
     from versions

@@ -19,7 +19,7 @@ renamed as (
         cast(opened_at as timestamp) as opened_at,
         cast(closed_at as timestamp) as closed_at,
         cast(first_response_at as timestamp) as first_response_at,
-        cast(coalesce(reopened_count, 0) as integer) as reopened_count,
+        cast(reopened_count as integer) as reopened_count,  -- NULL: the source has no reopen count
         cast(fixed_confirmed as boolean) as fixed_confirmed,
         description,
         reporter_pseudonym,
