@@ -63,10 +63,11 @@ def nyc_districts() -> pl.DataFrame:
     population = pl.read_csv(
         REAL / "nyc311" / "New_York_City_Population_By_Community_Districts.csv", infer_schema=False
     )
+    # Borough codes as NYC writes them; the first two letters would merge Bronx and Brooklyn.
+    borough_codes = {"Bronx": "BX", "Brooklyn": "BK", "Manhattan": "MN", "Queens": "QN", "Staten Island": "SI"}
     return population.select(
-        (pl.col("Borough").str.to_uppercase().str.slice(0, 2) + pl.col("CD Number").str.zfill(2)).alias(
-            "district_code"
-        ),
+        (pl.col("Borough").str.strip_chars().replace_strict(borough_codes) + pl.col("CD Number").str.zfill(2))
+        .alias("district_code"),
         pl.col("CD Name").str.strip_chars().alias("district_name"),
         (pl.col("CD Number") + " " + pl.col("Borough").str.to_uppercase()).alias("aliases"),
         pl.lit(None, dtype=pl.Float64).alias("digital_access_rate"),
@@ -176,3 +177,9 @@ def test_profile_check_on_real_nyc_file() -> None:
     )
     assert report.rows == 999 and report.mapped_columns["request_id"] == "Unique Key"
     assert "BBL" in report.unmapped_columns
+
+
+def test_nyc_reference_districts_have_distinct_codes(real_data_dir: Path) -> None:
+    districts = nyc_districts()
+    assert districts.height == 59
+    assert districts["district_code"].n_unique() == 59
