@@ -5,7 +5,9 @@ districts as (
 ),
 
 population as (
-    select district_code, sum(population) as population
+    select
+        district_code,
+        sum(population) as population
     from {{ ref('stg_reference__population') }}
     group by district_code
 ),

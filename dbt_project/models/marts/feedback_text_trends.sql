@@ -20,9 +20,16 @@ scored as (
 ),
 
 scoped as (
-    select *, 'city' as scope from scored
+    select
+        *,
+        'city' as scope
+    from scored
     union all
-    select *, district_code as scope from scored where district_code is not null
+    select
+        *,
+        district_code as scope
+    from scored
+    where district_code is not null
 ),
 
 final as (

@@ -24,7 +24,10 @@ decisions as (
 ),
 
 latest_data as (
-    select 'feedback' as source, max(opened_at) as latest_data_at, 1 as expected_cadence_days
+    select
+        'feedback' as source,
+        max(opened_at) as latest_data_at,
+        1 as expected_cadence_days
     from requests
     union all
     select
@@ -39,12 +42,17 @@ latest_data as (
         92 as expected_cadence_days
     from respondents
     union all
-    select 'reviews' as source, max(recorded_at) as latest_data_at, 92 as expected_cadence_days
+    select
+        'reviews' as source,
+        max(recorded_at) as latest_data_at,
+        92 as expected_cadence_days
     from decisions
 ),
 
 last_loads as (
-    select source, max(loaded_at) as last_loaded_at
+    select
+        source,
+        max(loaded_at) as last_loaded_at
     from load_log
     where status = 'loaded'
     group by source

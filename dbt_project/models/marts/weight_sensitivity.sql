@@ -35,7 +35,11 @@ catalogue as (
 ),
 
 equal_within_considerations as (
-    select period_start, grain, consideration, avg(score) as score
+    select
+        period_start,
+        grain,
+        consideration,
+        avg(score) as score
     from indicator_values
     group by period_start, grain, consideration
 ),
@@ -82,7 +86,7 @@ drop_one as (
         on
             composite.period_start = consideration_scores.period_start
             and composite.grain = consideration_scores.grain
-            and consideration_scores.consideration <> considerations.consideration
+            and considerations.consideration <> consideration_scores.consideration
     group by composite.period_start, composite.grain, considerations.consideration
 ),
 

@@ -24,9 +24,17 @@ closed as (
 ),
 
 final as (
-    select *, 'month' as grain, month_start as period_start from closed
+    select
+        *,
+        'month' as grain,
+        month_start as period_start
+    from closed
     union all
-    select *, 'quarter' as grain, quarter_start as period_start from closed
+    select
+        *,
+        'quarter' as grain,
+        quarter_start as period_start
+    from closed
 )
 
 select

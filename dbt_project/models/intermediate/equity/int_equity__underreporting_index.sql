@@ -14,13 +14,18 @@ problems as (
 ),
 
 city_feedback as (
-    select period_start, received / adults as reports_per_adult
+    select
+        period_start,
+        received / adults as reports_per_adult
     from feedback
     where scope = 'city' and adults > 0
 ),
 
 city_problems as (
-    select period_start, weighted as problem_rate, n
+    select
+        period_start,
+        weighted as problem_rate,
+        n
     from problems
     where group_type = 'city'
 ),
@@ -57,9 +62,19 @@ city as (
 ),
 
 final as (
-    select period_start, scope, n, value from districts
+    select
+        period_start,
+        scope,
+        n,
+        value
+    from districts
     union all
-    select period_start, scope, n, value from city
+    select
+        period_start,
+        scope,
+        n,
+        value
+    from city
 )
 
 select * from final

@@ -19,15 +19,30 @@ population as (
 ),
 
 scoped as (
-    select *, 'city' as scope from requests
+    select
+        *,
+        'city' as scope
+    from requests
     union all
-    select *, district_code as scope from requests where district_code is not null
+    select
+        *,
+        district_code as scope
+    from requests
+    where district_code is not null
 ),
 
 gridded as (
-    select *, 'month' as grain, month_start as period_start from scoped
+    select
+        *,
+        'month' as grain,
+        month_start as period_start
+    from scoped
     union all
-    select *, 'quarter' as grain, quarter_start as period_start from scoped
+    select
+        *,
+        'quarter' as grain,
+        quarter_start as period_start
+    from scoped
 ),
 
 periods as (

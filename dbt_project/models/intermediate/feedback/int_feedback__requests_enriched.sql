@@ -46,9 +46,9 @@ repeats as (
         on
             later.service_code = earlier.service_code
             and later.location_cell = earlier.location_cell
-            and earlier.opened_at < later.opened_at
+            and later.opened_at > earlier.opened_at
             and earlier.opened_at >= later.opened_at - interval {{ var('repeat_window_days') }} day
-            and earlier.request_id <> later.request_id
+            and later.request_id <> earlier.request_id
 ),
 
 final as (

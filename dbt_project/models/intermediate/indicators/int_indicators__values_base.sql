@@ -60,15 +60,50 @@ equity as (
 ),
 
 unioned as (
-    select indicator_id, period_start, grain, scope, value, n from feedback
+    select
+        indicator_id,
+        period_start,
+        grain,
+        scope,
+        value,
+        n
+    from feedback
     union all
-    select indicator_id, period_start, grain, scope, value, n from kpis
+    select
+        indicator_id,
+        period_start,
+        grain,
+        scope,
+        value,
+        n
+    from kpis
     union all
-    select indicator_id, period_start, grain, scope, value, n from survey
+    select
+        indicator_id,
+        period_start,
+        grain,
+        scope,
+        value,
+        n
+    from survey
     union all
-    select indicator_id, period_start, grain, scope, value, n from reviews
+    select
+        indicator_id,
+        period_start,
+        grain,
+        scope,
+        value,
+        n
+    from reviews
     union all
-    select indicator_id, period_start, grain, scope, value, n from equity
+    select
+        indicator_id,
+        period_start,
+        grain,
+        scope,
+        value,
+        n
+    from equity
 ),
 
 final as (

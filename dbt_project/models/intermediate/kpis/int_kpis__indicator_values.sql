@@ -25,9 +25,17 @@ mapped as (
 ),
 
 gridded as (
-    select *, 'month' as grain, period_month as period_start from mapped
+    select
+        *,
+        'month' as grain,
+        period_month as period_start
+    from mapped
     union all
-    select *, 'quarter' as grain, quarter_start as period_start from mapped
+    select
+        *,
+        'quarter' as grain,
+        quarter_start as period_start
+    from mapped
 ),
 
 with_latest as (

@@ -17,7 +17,9 @@ feedback_quarters as (
 
 review_dates as (
     -- the review happened when its first entry was recorded (corrected entries count too)
-    select review_quarter_start as period_start, min(recorded_at) as first_recorded_at
+    select
+        review_quarter_start as period_start,
+        min(recorded_at) as first_recorded_at
     from decisions
     group by review_quarter_start
 ),

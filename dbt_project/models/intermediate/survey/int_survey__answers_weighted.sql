@@ -36,7 +36,8 @@ joined as (
 ),
 
 final as (
-    select * from joined where weight > 0
+    select * from joined
+    where weight > 0
 )
 
 select * from final

@@ -9,22 +9,39 @@ answers as (
 ),
 
 grouped as (
-    select *, 'city' as group_type, 'city' as group_value from answers
+    select
+        *,
+        'city' as group_type,
+        'city' as group_value
+    from answers
     union all
-    select *, 'district' as group_type, district_code as group_value
-    from answers where district_code is not null
+    select
+        *,
+        'district' as group_type,
+        district_code as group_value
+    from answers
+    where district_code is not null
     union all
-    select *, 'age_band' as group_type, age_band as group_value
-    from answers where age_band is not null
+    select
+        *,
+        'age_band' as group_type,
+        age_band as group_value
+    from answers
+    where age_band is not null
     union all
-    select *, 'sex' as group_type, sex as group_value
-    from answers where sex is not null
+    select
+        *,
+        'sex' as group_type,
+        sex as group_value
+    from answers
+    where sex is not null
     union all
     select
         *,
         'digital_access' as group_type,
         case when digital_access then 'yes' else 'no' end as group_value
-    from answers where digital_access is not null
+    from answers
+    where digital_access is not null
 ),
 
 estimates as (

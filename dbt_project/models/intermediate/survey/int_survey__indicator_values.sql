@@ -14,7 +14,9 @@ respondents as (
 ),
 
 population as (
-    select district_code, sum(population) as adults
+    select
+        district_code,
+        sum(population) as adults
     from {{ ref('stg_reference__population') }}
     group by district_code
 ),
@@ -91,10 +93,11 @@ participation as (
         respondents.district_code,
         count(distinct respondents.respondent_id) as respondents
     from respondents
-    where exists (
-        select 1 from answers
-        where answers.respondent_id = respondents.respondent_id and answers.wave = respondents.wave
-    )
+    where
+        exists (
+            select 1 from answers
+            where answers.respondent_id = respondents.respondent_id and answers.wave = respondents.wave
+        )
     group by respondents.period_start, respondents.district_code
 ),
 
@@ -102,7 +105,8 @@ city_participation as (
     select
         participation.period_start,
         sum(participation.respondents) as respondents,
-        sum(participation.respondents) / (select sum(adults) from population) * 1000.0 as rate_per_1k
+        sum(participation.respondents)
+        / (select sum(population.adults) from population) * 1000.0 as rate_per_1k
     from participation
     group by participation.period_start
 ),
@@ -112,7 +116,7 @@ district_participation as (
         periods.period_start,
         population.district_code,
         coalesce(participation.respondents, 0) / population.adults * 1000.0 as rate_per_1k
-    from (select distinct period_start from participation) as periods
+    from (select distinct responses.period_start from participation as responses) as periods
     cross join population
     left join participation
         on
