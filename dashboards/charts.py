@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import altair as alt
@@ -13,28 +14,39 @@ STATUS_SCALE = alt.Scale(
 )
 
 
+def _quarter_labels(dates: pd.Series) -> list[str]:
+    return [f"{d.year}Q{(d.month - 1) // 3 + 1}" for d in pd.to_datetime(dates)]
+
+
 def trend_with_target(series: pd.DataFrame, unit: str) -> alt.Chart:
     """Value per quarter (points coloured and shaped by status) with the target as a dashed line."""
     df = series.copy()
-    df["quarter"] = pd.to_datetime(df["period_start"])
-    base = alt.Chart(df).encode(x=alt.X("quarter:T", title="Quarter"))
+    df["quarter"] = _quarter_labels(df["period_start"])
+    order = list(dict.fromkeys(df.sort_values("period_start")["quarter"]))
+    percent = unit in ("share", "share points")
+    fmt = ".1%" if percent else ",.3~g"
+    base = alt.Chart(df).encode(
+        x=alt.X("quarter:O", title=None, sort=order, axis=alt.Axis(labelAngle=0))
+    )
     value = base.mark_line().encode(
-        y=alt.Y("value:Q", title=unit, scale=alt.Scale(zero=False))
+        y=alt.Y("value:Q", title=unit if len(unit) <= 30 else None,
+                scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%" if percent else ",~g"))
     )
     dots = base.mark_point(filled=True, size=70).encode(
         y="value:Q",
         color=alt.Color("status:N", scale=STATUS_SCALE, title="Status"),
         shape=alt.Shape("status:N", title="Status"),
-        tooltip=["quarter:T", "value:Q", "target:Q", "status:N", "n:Q"],
+        tooltip=["quarter:O", alt.Tooltip("value:Q", format=fmt),
+                 alt.Tooltip("target:Q", format=fmt), "status:N", "n:Q"],
     )
     target = base.mark_line(strokeDash=[6, 4], color="#555").encode(
-        y="target:Q", tooltip=["quarter:T", "target:Q"]
+        y="target:Q", tooltip=["quarter:O", alt.Tooltip("target:Q", format=fmt)]
     )
     return (value + dots + target).properties(height=220)
 
 
 def _signed_area(ring: list) -> float:
-    return sum(x0 * y1 - x1 * y0 for (x0, y0, *_), (x1, y1, *_) in zip(ring, ring[1:]))
+    return sum(x0 * y1 - x1 * y0 for (x0, y0, *_), (x1, y1, *_) in itertools.pairwise(ring))
 
 
 def _rewind(geometry: dict) -> dict:
@@ -68,8 +80,13 @@ def _geo_frame(frame: pd.DataFrame) -> list[dict]:
     return features
 
 
-def choropleth(frame: pd.DataFrame, field: str, title: str, label_field: str = "label") -> alt.Chart:
-    """District map coloured by ``field``; NULL (suppressed) districts drawn grey and labelled."""
+def choropleth(frame: pd.DataFrame, field: str, title: str, label_field: str = "label",
+               map_label_field: str | None = None) -> alt.Chart:
+    """District map coloured by ``field``; NULL (suppressed) districts drawn grey and labelled.
+
+    ``label_field`` is the tooltip text; ``map_label_field`` (default the same) the short text
+    drawn on each district.
+    """
     features = _geo_frame(frame)
     data = alt.Data(values=features)
     shapes = (
@@ -78,8 +95,9 @@ def choropleth(frame: pd.DataFrame, field: str, title: str, label_field: str = "
         .encode(
             color=alt.condition(
                 f"isValid(datum.properties.{field})",
-                alt.Color(f"properties.{field}:Q", title=title, scale=alt.Scale(scheme="blues")),
-                alt.value("#d0d0d0"),
+                alt.Color(f"properties.{field}:Q", title=title, scale=alt.Scale(scheme="blues"),
+                          legend=alt.Legend(format=",.0f")),
+                alt.value("#b0b0b0"),
             ),
             tooltip=[
                 alt.Tooltip("properties.district_name:N", title="District"),
@@ -95,18 +113,22 @@ def choropleth(frame: pd.DataFrame, field: str, title: str, label_field: str = "
         .encode(
             longitude="cx:Q",
             latitude="cy:Q",
-            text=alt.Text(f"properties.{label_field}:N"),
+            text=alt.Text(f"properties.{map_label_field or label_field}:N"),
         )
     )
-    halo = labels.mark_text(fontSize=12, fontWeight="bold", stroke="white", strokeWidth=3)
-    text = labels.mark_text(fontSize=12, fontWeight="bold", color="#111")
+    halo = labels.mark_text(fontSize=11, fontWeight="bold", stroke="white", strokeWidth=3)
+    text = labels.mark_text(fontSize=11, fontWeight="bold", color="#111")
     return (shapes + halo + text).project("mercator").properties(height=280)
 
 
 def sentiment_topics(trends: pd.DataFrame) -> alt.Chart:
     df = trends.copy()
     df["month"] = pd.to_datetime(df["period_start"])
-    base = alt.Chart(df).encode(x=alt.X("month:T", title="Month"), color="topic_label:N")
+    base = alt.Chart(df).encode(
+        x=alt.X("yearmonth(month):O", title="Month",
+                axis=alt.Axis(format="%b %Y", labelAngle=0)),
+        color=alt.Color("topic_label:N", title="Topic"),
+    )
     volume = base.mark_bar().encode(y=alt.Y("n:Q", title="Comments", stack=True))
     sentiment = base.mark_line(point=True).encode(
         y=alt.Y("mean_sentiment:Q", title="Mean sentiment (−1..1)"),
@@ -130,7 +152,8 @@ def funnel(stages: pd.DataFrame) -> alt.Chart:
 def estimates_with_ci(frame: pd.DataFrame, category: str) -> alt.Chart:
     """Weighted estimate with its CI (rule) and the unweighted estimate (open circle)."""
     df = frame[~frame["suppressed"].astype(bool)]
-    base = alt.Chart(df).encode(y=alt.Y(f"{category}:N", title=None))
+    base = alt.Chart(df).encode(y=alt.Y(f"{category}:N", title=None, sort=None,
+                                        axis=alt.Axis(labelLimit=220, labelOverlap=False)))
     ci = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("ci_low:Q", title="Share agreeing", axis=alt.Axis(format="%")), x2="ci_high:Q"
     )
@@ -138,4 +161,54 @@ def estimates_with_ci(frame: pd.DataFrame, category: str) -> alt.Chart:
         x="weighted:Q", tooltip=[f"{category}:N", "weighted:Q", "ci_low:Q", "ci_high:Q", "n_eff:Q"]
     )
     unweighted = base.mark_point(size=80, color="#d98c00").encode(x="unweighted:Q")
-    return (ci + weighted + unweighted).properties(height=max(120, 28 * len(df)))
+    return (ci + weighted + unweighted).properties(
+        height=alt.Step(24) if len(df) else 120)
+
+
+def theil_split(theil: pd.DataFrame) -> alt.Chart:
+    """Stacked bars per quarter: between-district and within-district parts of Theil T."""
+    df = theil.copy()
+    df["quarter"] = _quarter_labels(df["period_start"])
+    long = df.melt(id_vars=["quarter", "theil_t"],
+                   value_vars=["between_district", "within_district"],
+                   var_name="part", value_name="contribution")
+    long["part"] = long["part"].map({"between_district": "Between districts",
+                                     "within_district": "Within districts"})
+    return (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("quarter:O", title="Quarter", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("contribution:Q", title="Theil T", stack=True),
+            color=alt.Color("part:N", title=None,
+                            scale=alt.Scale(domain=["Between districts", "Within districts"],
+                                            range=["#1f4e79", "#9ecae1"]),
+                            legend=alt.Legend(orient="bottom")),
+            order=alt.Order("part:N"),
+            tooltip=["quarter:O", "part:N", alt.Tooltip("contribution:Q", format=".3f"),
+                     alt.Tooltip("theil_t:Q", title="Theil T", format=".3f")],
+        )
+        .properties(height=220)
+    )
+
+
+def share_over_time(city: pd.DataFrame) -> alt.Chart:
+    """Weighted and unweighted city share per survey wave, as percent."""
+    df = city.copy()
+    df["wave"] = _quarter_labels(df["period_start"])
+    long = df.melt(id_vars=["wave"], value_vars=["weighted", "unweighted"], var_name="estimate",
+                   value_name="share")
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("wave:O", title="Survey wave", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("share:Q", title="Share agreeing", axis=alt.Axis(format="%"),
+                    scale=alt.Scale(zero=False)),
+            color=alt.Color("estimate:N", title=None,
+                            scale=alt.Scale(domain=["weighted", "unweighted"],
+                                            range=["#1f4e79", "#d98c00"])),
+            tooltip=["wave:O", "estimate:N", alt.Tooltip("share:Q", format=".1%")],
+        )
+        .properties(height=220)
+    )

@@ -93,8 +93,19 @@ def quarters() -> list[dt.date]:
     return [pd.Timestamp(v).date() for v in df["period_start"]]
 
 
+# Short names of the six considerations (README), used when the catalogue publishes none.
+CONSIDERATION_SHORT_NAMES = {
+    1: "Challenge and root causes",
+    2: "Bias and equity",
+    3: "Dedicated capacity",
+    4: "Stakeholder buy-in",
+    5: "Closing the loop",
+    6: "Robust, flexible strategy",
+}
+
+
 def consideration_names() -> dict[int, str]:
-    """Consideration number -> display name (from ``consideration_name`` when published)."""
+    """Consideration number -> display name (``consideration_name`` when published)."""
     if "consideration_name" in _columns("marts", "indicator_catalog"):
         df = _query(
             "select consideration, min(consideration_name) as name "
@@ -105,7 +116,7 @@ def consideration_names() -> dict[int, str]:
         df = _query(
             "select distinct consideration from marts.indicator_catalog order by consideration"
         )
-        names = {int(c): "" for c in df["consideration"]}
+        names = {int(c): CONSIDERATION_SHORT_NAMES.get(int(c), "") for c in df["consideration"]}
     return {c: (f"{c}. {n}" if n else f"Consideration {c}") for c, n in names.items()}
 
 
@@ -120,9 +131,15 @@ def consideration_scores() -> pd.DataFrame:
 
 
 def composite_scores() -> pd.DataFrame:
+    """Quarterly composite with ``n_considerations`` (how many of the six took part)."""
+    n_cons = (
+        "n_considerations"
+        if "n_considerations" in _columns("marts", "composite_scores")
+        else "cast(null as integer) as n_considerations"
+    )
     return _query(
-        "select period_start, score, status, method_version from marts.composite_scores "
-        "where grain = 'quarter' order by period_start"
+        f"select period_start, score, status, method_version, {n_cons} "
+        "from marts.composite_scores where grain = 'quarter' order by period_start"
     )
 
 
@@ -184,14 +201,22 @@ def indicator_series(consideration: int, scope: str = "city") -> pd.DataFrame:
 
 
 def targets_history(consideration: int) -> pd.DataFrame:
+    """Target versions, oldest first: the catalogue default (version 1), then each revision.
+
+    The default applies to every period before the first revision, whatever its
+    ``effective_from`` (the date the catalogue was written, which can be after the data).
+    """
+    columns = _columns("marts", "indicator_targets_history")
+    order = "h.version_number" if "version_number" in columns else "h.effective_from, h.set_at"
     return _query(
-        """
+        f"""
         select h.indicator_id, h.target, h.effective_from, h.target_rule, h.set_by, h.set_at,
-               h.reason
+               h.reason,
+               row_number() over (partition by h.indicator_id order by {order}) as version
         from marts.indicator_targets_history h
         join marts.indicator_catalog c using (indicator_id)
         where c.consideration = ?
-        order by h.indicator_id, h.effective_from, h.set_at
+        order by h.indicator_id, version
         """,
         consideration,
     )
@@ -246,13 +271,18 @@ def disparity_ratios(period_start: dt.date) -> pd.DataFrame:
     )
 
 
-def equity_theil(period_start: dt.date) -> pd.DataFrame | None:
-    """``marts.equity_theil`` for the quarter when the snapshot has it, else None."""
+def equity_theil() -> pd.DataFrame | None:
+    """Quarterly rows of ``marts.equity_theil`` (T = between + within), oldest first.
+
+    None when the snapshot predates the table.
+    """
     if not table_exists("marts", "equity_theil"):
         return None
-    if "period_start" in _columns("marts", "equity_theil"):
-        return _query("select * from marts.equity_theil where period_start = ?", period_start)
-    return _query("select * from marts.equity_theil")
+    return _query(
+        "select period_start, theil_t, between_district, within_district, "
+        "between_district / nullif(theil_t, 0) as between_share "
+        "from marts.equity_theil where grain = 'quarter' order by period_start"
+    )
 
 
 def reporting_rates(period_start: dt.date) -> pd.DataFrame:
@@ -352,8 +382,9 @@ def search_comments(
 
 
 def comment_topics() -> list[str]:
+    """Topic labels, from the small monthly trends mart (no scan of the comments)."""
     df = _query(
-        "select distinct topic_label from marts.resident_comments "
+        "select distinct topic_label from marts.feedback_text_trends "
         "where topic_label is not null order by topic_label"
     )
     return list(df["topic_label"])
@@ -379,9 +410,10 @@ def feedback_funnel(scope: str = "city") -> pd.DataFrame:
 
 
 def source_freshness() -> pd.DataFrame:
+    """``marts.source_freshness``: staleness judged as of the newest data date across sources."""
     return _query(
         "select source, last_loaded_at, latest_data_at, expected_cadence_days, is_stale "
-        "from ops.source_freshness order by source"
+        "from marts.source_freshness order by source"
     )
 
 

@@ -27,13 +27,20 @@ CHROMIUM_ARGS = [
 APP = Path(__file__).resolve().parent / "streamlit_app.py"
 PAGES = [
     ("overview", ""),
-    ("consideration", "consideration?consideration=1&period=2025Q4"),
+    ("consideration", "consideration?consideration=1"),
     ("equity", "equity"),
     ("resident_voice", "resident-voice"),
     ("survey", "survey"),
     ("data_health", "data-health"),
     ("quarterly_review", "quarterly-review"),
 ]
+
+
+WIDTH = 1400
+MAX_HEIGHT = 12_000
+CONTENT_HEIGHT_JS = """() => Math.max(document.body.scrollHeight,
+    ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"],'
+        + ' [data-testid="stMainBlockContainer"]')].map(e => e.scrollHeight))"""
 
 
 def free_port() -> int:
@@ -76,7 +83,7 @@ def running_app(env: dict[str, str] | None = None, timeout: float = 60) -> Itera
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def wait_rendered(page, timeout_ms: int = 60_000) -> None:  # noqa: ANN001 (playwright Page)
+def wait_rendered(page, timeout_ms: int = 60_000) -> None:
     """Wait for the script run to finish (title shown, no running indicator)."""
     page.wait_for_selector("h1", timeout=timeout_ms)
     # every page ends with this caption, so the script run is complete when it shows
@@ -90,7 +97,7 @@ def wait_rendered(page, timeout_ms: int = 60_000) -> None:  # noqa: ANN001 (play
                      .every(c => c.querySelector('canvas, svg'))""",
             timeout=20_000,
         )
-    except Exception:  # noqa: BLE001 - a chart that never draws still gets photographed
+    except Exception:
         pass
     page.wait_for_timeout(1500)
 
@@ -102,10 +109,16 @@ def take(base: str, out_dir: Path) -> list[Path]:
     shots = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        page = browser.new_page(viewport={"width": WIDTH, "height": 1000})
         for name, path in PAGES:
+            page.set_viewport_size({"width": WIDTH, "height": 1000})
             page.goto(f"{base}/{path}")
             wait_rendered(page)
+            # Streamlit scrolls inside its main section, so a "full page" shot stops at the
+            # viewport: grow the viewport to the content first
+            height = page.evaluate(CONTENT_HEIGHT_JS)
+            page.set_viewport_size({"width": WIDTH, "height": min(MAX_HEIGHT, height + 40)})
+            page.wait_for_timeout(1500)  # charts re-lay out at the new size
             target = out_dir / f"{name}.png"
             page.screenshot(path=str(target), full_page=True)
             shots.append(target)

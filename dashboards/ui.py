@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from urllib.parse import urlencode
 from collections.abc import Callable, Sequence
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -52,13 +52,29 @@ def change_points(change: float | None) -> str | None:
     return f"{100 * float(change):+.1f} pts vs last quarter"
 
 
-def cell_value(value: float | None, status: str, n: int | None, min_n: int | None) -> str:
+def fmt_value(value: float | None, unit: str | None = None) -> str:
+    """An indicator value in its unit: shares as percent, share points as points."""
+    if value is None or pd.isna(value):
+        return "—"
+    v = float(value)
+    unit = (unit or "").strip()
+    if unit == "share":
+        return f"{v:.1%}"
+    if unit == "share points":
+        return f"{100 * v:.1f} pts"
+    number = f"{v:,.3g}" if abs(v) < 10 else f"{v:,.1f}".removesuffix(".0")
+    # long units ("reports per 1,000 adults per month") are in the caption, not in every cell
+    return number if unit in ("", "ratio", "index") or len(unit) > 8 else f"{number} {unit}"
+
+
+def cell_value(value: float | None, status: str, n: int | None, min_n: int | None,
+               unit: str | None = None) -> str:
     """A value for a table cell; suppressed cells say so instead of showing zero or blank."""
     if status == "suppressed" or value is None or pd.isna(value):
         if min_n is not None and not pd.isna(min_n):
             return f"suppressed (n<{int(min_n)})"
         return "suppressed"
-    return f"{float(value):,.2f}"
+    return fmt_value(value, unit) if unit is not None else f"{float(value):,.2f}"
 
 
 def require_snapshot() -> None:
@@ -133,3 +149,18 @@ def consideration_link(
     """A markdown link to the evidence; ``text`` must be trusted (not resident text)."""
     safe = text.replace("[", "(").replace("]", ")")
     return f"[{safe}]({consideration_url(consideration, period, indicator_id)})"
+
+
+def table_height(rows: int, max_rows: int = 15) -> int:
+    """Pixel height that shows ``rows`` rows of an ``st.dataframe`` (up to ``max_rows``)."""
+    return 38 + 35 * max(1, min(rows, max_rows))
+
+
+GROUP_TYPE_WORDS = {"district": "District", "age_band": "Age", "sex": "Sex",
+                    "digital_access": "Digital access", "city": "City"}
+
+
+def group_label(group_type: str, group_value: str, district_names: dict[str, str]) -> str:
+    """``district``/``D04`` -> ``District: Eastfield``; ``age_band``/``75+`` -> ``Age: 75+``."""
+    value = district_names.get(group_value, group_value) if group_type == "district" else group_value
+    return f"{GROUP_TYPE_WORDS.get(group_type, group_type)}: {value}"

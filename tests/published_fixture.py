@@ -9,7 +9,12 @@ dashboard against numbers computed here. Planted on purpose:
 * district ``D03`` is suppressed (n < min_n) for ``C2_03`` in every quarter;
 * source ``survey`` is stale; one quarantined record and one rejected file in ``ops``;
 * a resident comment with ``<script>`` markup and one beginning with ``=HYPERLINK(``;
-* one overdue review action.
+* one overdue review action;
+* catalogue default targets are dated 2026-01-01 (when the catalogue was written, after the
+  data, as in a real build) yet apply from the start; ``C1_03`` has a review revision
+  effective 2025Q3 (``version_number`` 2);
+* ``marts.equity_theil`` holds quarter and month rows (pages must filter ``grain``);
+* ``marts.source_freshness`` (not ``ops``) holds freshness, as in docs/contracts.md.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ SURVEY_GROUPS = (
     + [("digital_access", v) for v in ("true", "false")]
 )
 SUPPRESSED_DISTRICT_INDICATOR = ("C2_03", "D03")
+CATALOGUE_DATE = dt.date(2026, 1, 1)  # catalogue written after the data; default applies anyway
 RED_TWICE_INDICATOR = "C1_02"
 BIG_MOVE_INDICATOR = "C3_01"
 STALE_SOURCE = "survey"
@@ -170,22 +176,22 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
     con.execute(
         """create table marts.indicator_targets_history (indicator_id varchar, target double,
         effective_from date, target_rule varchar, set_by varchar, set_at timestamp,
-        reason varchar)"""
+        reason varchar, version_number bigint)"""
     )
     revised = {"C1_03": (dt.date(2025, 7, 1), 8.0)}
     for ind in INDICATORS:
         iid, cons, *_rest = ind
         con.execute(
-            "insert into marts.indicator_targets_history values (?,?,?,?,?,?,?)",
-            [iid, ind[7], QUARTERS[0], "fixed" if cons != 3 else "benchmark: city median of peers",
-             "catalogue", dt.datetime(2024, 1, 2, 9, 0), "catalogue default"],
+            "insert into marts.indicator_targets_history values (?,?,?,?,?,?,?,?)",
+            [iid, ind[7], CATALOGUE_DATE, "fixed" if cons != 3 else "benchmark: city median of peers",
+             "catalogue", dt.datetime(2026, 1, 1), "catalogue default", 1],
         )
         if iid in revised:
             eff, tgt = revised[iid]
             con.execute(
-                "insert into marts.indicator_targets_history values (?,?,?,?,?,?,?)",
-                [iid, tgt, eff, "fixed", "a.okafor", dt.datetime(2025, 6, 20, 14, 30),
-                 "Sustained over-performance; tighten the target (review 2025Q2)."],
+                "insert into marts.indicator_targets_history values (?,?,?,?,?,?,?,?)",
+                [iid, tgt, eff, "review", "a.okafor", dt.datetime(2025, 6, 20, 14, 30),
+                 "Sustained over-performance; tighten the target (review 2025Q2).", 2],
             )
 
     def target_for(ind: tuple, period: dt.date) -> float:
@@ -225,7 +231,7 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
     )
     con.execute(
         """create table marts.composite_scores (period_start date, grain varchar, score double,
-        status varchar, method_version varchar)"""
+        status varchar, method_version varchar, n_considerations integer)"""
     )
     for q in QUARTERS:
         cons_scores = []
@@ -237,8 +243,22 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
             con.execute("insert into marts.consideration_scores values (?,?,?,?,?,?)",
                         [cons, q, "quarter", score, status_of(score), "1.0"])
         comp = round(sum(cons_scores) / 6, 4)
-        con.execute("insert into marts.composite_scores values (?,?,?,?,?)",
-                    [q, "quarter", comp, status_of(comp), "1.0"])
+        con.execute("insert into marts.composite_scores values (?,?,?,?,?,?)",
+                    [q, "quarter", comp, status_of(comp), "1.0", 6])
+
+    con.execute(
+        """create table marts.equity_theil (period_start date, grain varchar, theil_t double,
+        between_district double, within_district double, n bigint, n_districts bigint,
+        method_version varchar)"""
+    )
+    for qi, q in enumerate(QUARTERS):
+        between, within = round(0.02 + 0.002 * qi, 4), round(0.60 - 0.01 * qi, 4)
+        con.execute("insert into marts.equity_theil values (?,?,?,?,?,?,?,?)",
+                    [q, "quarter", round(between + within, 4), between, within, 2000 + qi, 3,
+                     "1.0"])
+        for m in range(3):  # month rows too: the page must pick the quarter grain
+            con.execute("insert into marts.equity_theil values (?,?,?,?,?,?,?,?)",
+                        [dt.date(q.year, q.month + m, 1), "month", 0.9, 0.3, 0.6, 700, 3, "1.0"])
 
     con.execute(
         """create table marts.feedback_funnel (period_start date, grain varchar, scope varchar,
@@ -400,11 +420,11 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
                  base - dt.timedelta(days=1)],
             )
     con.execute(
-        """create table ops.source_freshness (source varchar, last_loaded_at timestamp,
+        """create table marts.source_freshness (source varchar, last_loaded_at timestamp,
         latest_data_at timestamp, expected_cadence_days integer, is_stale boolean)"""
     )
     con.executemany(
-        "insert into ops.source_freshness values (?,?,?,?,?)",
+        "insert into marts.source_freshness values (?,?,?,?,?)",
         [
             ["reference", base, dt.datetime(2025, 12, 31), 365, False],
             ["feedback", base - dt.timedelta(days=1), dt.datetime(2025, 12, 30, 23, 0), 1, False],

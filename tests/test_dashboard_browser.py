@@ -16,6 +16,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from published_fixture import RED_TWICE_INDICATOR, build_published_fixture  # noqa: E402
+
 from dashboards.screenshots import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -23,7 +25,6 @@ from dashboards.screenshots import (  # noqa: E402
     running_app,
     wait_rendered,
 )
-from published_fixture import RED_TWICE_INDICATOR, build_published_fixture  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt-get install chromium)"
@@ -72,7 +73,8 @@ def test_viewer_sees_no_write_controls(app, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{base}/quarterly-review?period=2025Q4")
     wait_rendered(page)
-    assert page.get_by_text(f"Red two quarters running — {RED_TWICE_INDICATOR}").count() == 1
+    assert page.get_by_text(f"Red two quarters running — Requests closed within SLA "
+                            f"({RED_TWICE_INDICATOR})").count() == 1
     assert page.get_by_role("button", name="Record decision").count() == 0
     assert page.get_by_role("button", name="Save triggers").count() == 0
     assert page.get_by_text("read-only").count() >= 1

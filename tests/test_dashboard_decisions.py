@@ -112,7 +112,13 @@ def _writer(path: str, worker: int, count: int) -> None:
                    f"editor{worker}")
 
 
-def test_two_processes_writing_concurrently_lose_nothing(tmp_path: Path) -> None:
+def test_two_processes_writing_concurrently_lose_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # AppTest runs page scripts as ``__main__``; a spawned child would re-run the last one.
+    import types
+
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     path = tmp_path / "d.sqlite"
     DecisionRegister(path)
     ctx = mp.get_context("spawn")

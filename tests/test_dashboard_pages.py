@@ -120,9 +120,11 @@ def test_overview_best_and_worst_five(env: Path) -> None:
         "period_start = ? and score is not null order by score, indicator_id limit 5",
         [LATEST_QUARTER],
     )]
-    assert list(worst["Indicator"]) == expected_worst
+    names = dict(snapshot(env, "select indicator_id, name from marts.indicator_catalog"))
+    assert list(worst["Indicator"]) == [names[i] for i in expected_worst]  # names, not ids
     assert RED_TWICE_INDICATOR in expected_worst
     assert best["Score"].astype(float).min() >= worst["Score"].astype(float).max()
+    assert any("mean of 6 of the 6" in c.value for c in at.caption)  # n_considerations
 
 
 def test_overview_period_from_url(env: Path) -> None:
@@ -147,31 +149,48 @@ def test_page_without_snapshot_says_so(tmp_path: Path, monkeypatch: pytest.Monke
 def test_consideration_page_indicators_targets_and_suppression(env: Path) -> None:
     at = run_page("consideration.py", {"consideration": "2", "period": "2025Q4"})
     subheaders = [s.value for s in at.subheader]
-    assert [s.split(" · ")[0] for s in subheaders] == ["C2_01", "C2_02", "C2_03"]
+    assert subheaders == ["Reopen rate", "Fix confirmed by resident",
+                          "Repeat requests at same address"]  # names, ids in the caption
     text = all_text(at)
+    assert "Indicator C2_03" in text
     assert "Fix confirmed by resident per quarter" in text  # definition
     # D03 is suppressed for C2_03: shown as "suppressed (n<40)", never as 0
-    c2_03_districts = frames(at)[5]
-    d03 = c2_03_districts[c2_03_districts["District"].str.startswith("D03")].iloc[0]
+    c2_03_districts = frames(at)[2]
+    d03 = c2_03_districts[c2_03_districts["District"] == "Old Mill"].iloc[0]
     assert d03["Value"] == "suppressed (n<40)"
     assert d03["Score"] == "—"
+    assert len(c2_03_districts) == 3  # every district row, none hidden behind a scroll
     # a trend chart with a target line and a geoshape map per indicator
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     assert len(specs) == 6
     trend = json.dumps(specs[0])
     assert '"strokeDash"' in trend and '"target"' in trend
+    assert "2025Q4" in trend  # quarters labelled as quarters, not as month names
     assert '"geoshape"' in json.dumps(specs[1])
 
 
 def test_consideration_page_target_history_who_when_why(env: Path) -> None:
     at = run_page("consideration.py", {"consideration": "1", "period": "2025Q4"})
     text = all_text(at)
-    assert "set by a.okafor on 2025-06-20" in text
+    # the revision is in force in 2025Q4: value, who, when, why
+    assert "Target in 2025Q4: 8 days" in text
+    assert "revised by a.okafor on 2025-06-20, effective 2025-07-01" in text
     assert "Sustained over-performance" in text
-    history = frames(at)[4]  # C1_03: history + districts table for each earlier indicator
-    assert list(history["Target"]) == [10.0, 8.0]
+    # the catalogue default is dated after the data but applies before the first revision
+    assert "Target in 2025Q4: 2 days** — catalogue default" in text  # C1_01, never revised
+    history = at.table[2].value  # C1_03: default, then the revision
+    assert list(history.index) == ["10 days", "8 days"]
+    assert list(history["Set by"]) == ["catalogue", "a.okafor"]
+    assert list(history["Effective from"]) == ["start (default)", "2025-07-01"]
     # the selection is kept in the URL
     assert at.query_params["consideration"] in ("1", ["1"])
+
+
+def test_consideration_page_default_target_before_revision(env: Path) -> None:
+    at = run_page("consideration.py", {"consideration": "1", "period": "2025Q2"})
+    text = all_text(at)
+    assert "Target in 2025Q2: 10 days** — catalogue default" in text
+    assert "Next: 8 days from 2025-07-01 (set by a.okafor)." in text
 
 
 # --- equity -------------------------------------------------------------------------------
@@ -186,12 +205,11 @@ def test_equity_page(env: Path) -> None:
         "and indicator_id = 'C1_01' and scope <> 'city'",
         [LATEST_QUARTER],
     )[0][0]
-    row = ratios[ratios["Indicator"].str.startswith("C1_01")].iloc[0]
+    row = ratios[ratios["Indicator"] == "Median days to first response"].iloc[0]
     assert row["Disparity ratio"] == round(expected, 2)
-    c2_03 = ratios[ratios["Indicator"].str.startswith("C2_03")].iloc[0]
+    assert "(" in row["Best district"] and not row["Best district"].startswith("D0")  # names
+    c2_03 = ratios[ratios["Indicator"] == "Repeat requests at same address"].iloc[0]
     assert c2_03["Suppressed districts"] == 1
-    # the Theil table is not in the contract and absent from the fixture: a clear notice
-    assert any("equity_theil" in i.value for i in at.info)
     rates = frames(at)[1]
     received, pop = snapshot(
         env,
@@ -201,25 +219,46 @@ def test_equity_page(env: Path) -> None:
     )[0]
     assert rates.iloc[2]["Per 1,000 adults"] == round(1000 * received / pop, 1)
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
-    assert '"geoshape"' in json.dumps(specs[0])
-    assert any("age_band: 75+" in c.value for c in at.caption)  # suppressed group named
+    assert '"geoshape"' in json.dumps(specs[1])
+    assert any("Age: 75+" in c.value for c in at.caption)  # suppressed group named
 
 
-def test_equity_page_shows_theil_when_published(
+def test_equity_page_theil_between_within_for_the_quarter(env: Path) -> None:
+    at = run_page("equity.py", {"period": "2025Q4"})
+    between, within, total = snapshot(
+        env,
+        "select between_district, within_district, theil_t from marts.equity_theil "
+        "where grain = 'quarter' and period_start = ?",
+        [LATEST_QUARTER],
+    )[0]
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["Theil T"].value == f"{total:.3f}"
+    assert metrics["Between districts"].value == f"{between:.3f}"
+    assert metrics["Within districts"].value == f"{within:.3f}"
+    assert metrics["Between districts"].delta == f"{between / total:.0%} of T"
+    # the split over time: quarter rows only (the month rows of the mart are left out)
+    import pyarrow as pa
+
+    chart = at.get("vega_lite_chart")[0].proto
+    values = pa.ipc.open_stream(chart.datasets[0].data.data).read_pandas()
+    assert set(values["part"]) == {"Between districts", "Within districts"}
+    assert len(values) == 2 * 8 and values["quarter"].str.fullmatch(r"\d{4}Q[1-4]").all()
+    assert values["contribution"].sum() == pytest.approx(sum(r[0] for r in snapshot(
+        env, "select theil_t from marts.equity_theil where grain = 'quarter'")))
+    assert not any("equity_theil" in i.value for i in at.info)
+
+
+def test_equity_page_without_theil_table_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "published" / "civicloop.duckdb"
     build_published_fixture(db)
     con = duckdb.connect(str(db))
-    con.execute("create table marts.equity_theil as select date '2025-10-01' as period_start, "
-                "'C1_01' as indicator_id, 0.012 as theil_total, 0.004 as theil_between, "
-                "0.008 as theil_within")
+    con.execute("drop table marts.equity_theil")
     con.close()
     monkeypatch.setenv("CIVICLOOP_DATA_DIR", str(tmp_path))
     at = run_page("equity.py", {"period": "2025Q4"})
-    theil = frames(at)[1]
-    assert list(theil["theil_between"]) == [0.004]
-    assert not any("equity_theil" in i.value for i in at.info)
+    assert any("equity_theil" in i.value for i in at.info)
 
 
 # --- resident voice -----------------------------------------------------------------------
@@ -227,6 +266,8 @@ def test_equity_page_shows_theil_when_published(
 
 def test_resident_voice_search_escapes_and_funnel(env: Path) -> None:
     at = run_page("resident_voice.py")
+    assert len(frames(at)) == 1  # comments are not read on load, only the funnel is shown
+    at.button(key="show_latest_button").click().run()
     comments = frames(at)[0]
     assert len(comments) == 40
     at.text_input(key="comment_search").input("<script>").run()
@@ -242,12 +283,13 @@ def test_resident_voice_search_escapes_and_funnel(env: Path) -> None:
     funnel = frames(at)[1]
     latest = snapshot(env, "select received, confirmed_fixed from marts.feedback_funnel "
                       "where scope = 'city' and period_start = ?", [LATEST_QUARTER])[0]
-    assert list(funnel.iloc[-1][["received", "confirmed_fixed"]]) == list(latest)
+    assert list(funnel.iloc[-1][["Received", "Confirmed fixed"]]) == list(latest)
     assert len(at.get("vega_lite_chart")) == 2
 
 
 def test_resident_voice_district_filter_from_url(env: Path) -> None:
     at = run_page("resident_voice.py", {"district": "D02"})
+    at.button(key="show_latest_button").click().run()
     assert set(frames(at)[0]["District"]) == {"D02"}
 
 
@@ -314,10 +356,12 @@ def test_review_agenda_viewer_has_no_write_controls(
     review_env(data_dir, tmp_path, monkeypatch)
     at = run_page("quarterly_review.py", {"period": "2025Q4"})
     text = all_text(at)
-    assert f"Red two quarters running — {RED_TWICE_INDICATOR}" in text
-    assert f"Large move — {BIG_MOVE_INDICATOR}" in text
+    # indicators by name, with the id for reference
+    assert f"Red two quarters running — Requests closed within SLA ({RED_TWICE_INDICATOR})" in text
+    assert f"Large move — Requests per 1,000 residents (lowest district) ({BIG_MOVE_INDICATOR})" \
+        in text
     assert f"Stale data — source:{STALE_SOURCE}" in text
-    assert "Action past due — C1_02" in text
+    assert "Action past due — Requests closed within SLA (C1_02)" in text
     assert "(consideration?consideration=1&period=2025Q4&indicator=C1_02)" in text
     labels = {b.label for b in at.button}
     assert "Record decision" not in labels and "Save triggers" not in labels

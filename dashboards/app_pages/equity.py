@@ -16,29 +16,56 @@ st.header("Disparity between districts")
 st.caption(f"{ui.quarter_label(period)}. Ratio = best district score ÷ worst district score "
            "(1.00 = no gap). Suppressed district cells are left out and counted.")
 ratios = data.disparity_ratios(period)
+district_names = dict(zip(data.districts()["district_code"], data.districts()["district_name"],
+                          strict=True))
+
+
+def district_score(code: object, score: object) -> str:
+    if code is None or pd.isna(code):
+        return "—"
+    return f"{district_names.get(code, code)} ({ui.points(score)})"
+
+
 st.dataframe(
     pd.DataFrame({
-        "Indicator": ratios["indicator_id"] + " " + ratios["name"],
+        "Indicator": ratios["name"],
         "Consideration": ratios["consideration"].map(names),
         "Disparity ratio": ratios["disparity_ratio"].round(2),
-        "Best district": ratios["best_district"] + " (" + ratios["best_score"].map(ui.points) + ")",
-        "Worst district": ratios["worst_district"] + " ("
-        + ratios["worst_score"].map(ui.points) + ")",
+        "Best district": [district_score(c, v) for c, v in
+                          zip(ratios["best_district"], ratios["best_score"], strict=True)],
+        "Worst district": [district_score(c, v) for c, v in
+                           zip(ratios["worst_district"], ratios["worst_score"], strict=True)],
         "Suppressed districts": ratios["suppressed_districts"],
     }),
     hide_index=True,
+    height=ui.table_height(len(ratios), 12),
 )
 
-st.header("Theil index: between and within groups")
-theil = data.equity_theil(period)
+st.header("Theil index of resolution time: between and within districts")
+st.caption("Theil T over the resolution hours of closed requests (0 = every request resolved "
+           "equally fast). It splits exactly into a between-district part (districts differ "
+           "from each other) and a within-district part (requests differ inside a district).")
+theil = data.equity_theil()
 if theil is None:
-    st.info("The published snapshot has no `marts.equity_theil` table yet (it is not part of the "
-            "published contract in docs/contracts.md), so the Theil split cannot be shown.",
-            icon=":material/info:")
-elif theil.empty:
-    st.info(f"`marts.equity_theil` has no rows for {ui.quarter_label(period)}.")
+    st.info("The published snapshot has no `marts.equity_theil` table yet, so the Theil split "
+            "cannot be shown. Run the build again.", icon=":material/info:")
 else:
-    st.dataframe(theil, hide_index=True)
+    now = theil[pd.to_datetime(theil["period_start"]) == pd.Timestamp(period)]
+    if now.empty:
+        st.info(f"No Theil index for {ui.quarter_label(period)} (no closed requests).")
+    else:
+        row = now.iloc[0]
+        earlier = theil[pd.to_datetime(theil["period_start"]) < pd.Timestamp(period)]
+        prev = earlier.iloc[-1] if not earlier.empty else None
+        t, b, w = st.columns(3)
+        t.metric("Theil T", f"{row['theil_t']:.3f}",
+                 None if prev is None else f"{row['theil_t'] - prev['theil_t']:+.3f}",
+                 delta_color="inverse", border=True)
+        b.metric("Between districts", f"{row['between_district']:.3f}",
+                 f"{row['between_share']:.0%} of T", delta_color="off", border=True)
+        w.metric("Within districts", f"{row['within_district']:.3f}",
+                 f"{1 - row['between_share']:.0%} of T", delta_color="off", border=True)
+    st.altair_chart(charts.theil_split(theil))
 
 st.header("Under-reporting")
 st.caption("Requests received per 1,000 adults this quarter. A district far below the city rate "
@@ -61,12 +88,13 @@ with right:
             "Digital access": rates["digital_access_rate"].map(lambda v: f"{v:.0%}"),
         }),
         hide_index=True,
+        height=ui.table_height(len(rates)),
     )
 
 st.header("Digital take-up by group")
 questions = data.survey_questions()
-digital = questions[questions["consideration"] == 4]["question_id"].tolist()
-options = digital or questions["question_id"].tolist()
+digital = [q for q in questions["question_id"] if "digital" in q]
+options = digital + [q for q in questions["question_id"] if q not in digital]
 question = ui.url_select("Survey question", "question", options)
 survey_quarters = [q for q in data.survey_periods() if q <= period]
 if not survey_quarters:
@@ -75,7 +103,8 @@ else:
     wave = survey_quarters[-1]
     est = data.survey_estimates(wave, question)
     est = est[est["group_type"] != "city"].copy()
-    est["group"] = est["group_type"] + ": " + est["group_value"]
+    est["group"] = [ui.group_label(t, v, district_names)
+                    for t, v in zip(est["group_type"], est["group_value"], strict=True)]
     st.caption(f"Survey wave {ui.quarter_label(wave)}, weighted share with 95% CI (filled dot), "
                "unweighted share (open circle).")
     st.altair_chart(charts.estimates_with_ci(est, "group"))

@@ -36,9 +36,15 @@ else:
             ui.change_points(None if prev is None else now["score"] - prev),
             chart_data=[round(100 * s, 1) for s in composite["score"]],
             border=True,
-            help=f"Mean of the six consideration scores (method {now['method_version']}).",
+            help=f"Mean of the consideration scores (method {now['method_version']}).",
         )
         ui.status_badge(str(now["status"]))
+    with right:
+        n_cons = now.get("n_considerations")
+        if n_cons is not None and not pd.isna(n_cons):
+            st.caption(f"Composite: mean of {int(n_cons)} of the 6 consideration scores "
+                       f"({ui.quarter_label(now['period_start'])}, method "
+                       f"{now['method_version']}).")
 
 st.subheader("The six considerations")
 columns = st.columns(3)
@@ -64,12 +70,12 @@ for i, (number, label) in enumerate(sorted(names.items())):
 st.subheader("Best and worst indicators this quarter")
 indicators = data.indicator_scores(period)
 scored = indicators[indicators["score"].notna()].copy()
-scored["Consideration"] = scored["consideration"].map(names)
+scored["Consideration"] = scored["consideration"].astype(int)
 scored["Score"] = scored["score"].map(ui.points)
-scored["Status"] = scored["status"].map(ui.status_text)
+scored["Status"] = scored["status"].map(lambda s: ui.STATUS_WORDS.get(s, (str(s),))[0])
 scored["Change"] = scored["change"].map(lambda c: "—" if pd.isna(c) else f"{100 * c:+.1f}")
-table_cols = {"indicator_id": "Indicator", "name": "Name", "Consideration": "Consideration",
-              "Score": "Score", "Status": "Status", "Change": "Change (pts)"}
+table_cols = {"name": "Indicator", "Consideration": "No.", "Score": "Score",
+              "Status": "Status", "Change": "Δ pts"}
 best, worst = st.columns(2)
 with best:
     st.markdown("**Best five**")

@@ -138,7 +138,8 @@ if agenda.empty:
     st.success("No trigger fired this quarter.")
 for item in agenda.itertuples():
     with st.container(border=True):
-        title = f"{item.item}. {TRIGGER_LABELS[item.trigger]} — {item.indicator_id} {item.name}"
+        subject = f"{item.name} ({item.indicator_id})" if item.name else item.indicator_id
+        title = f"{item.item}. {TRIGGER_LABELS[item.trigger]} — {subject}"
         st.markdown(f"**{title.strip()}**")
         st.text(item.detail)
         if item.consideration is not None and not pd.isna(item.consideration):
@@ -155,6 +156,17 @@ for item in agenda.itertuples():
                 entry = decision_fields(f"item{item.item}", quarter, item.indicator_id)
                 if st.button("Record decision", key=f"item{item.item}_save", type="primary"):
                     save(register, entry, editor["username"])
+if editor is not None:
+    # a review can decide on any indicator, not only those a trigger raised
+    with st.expander("Record a decision for another indicator", expanded=agenda.empty):
+        catalog = data.indicator_catalog()
+        indicator_names = dict(zip(catalog["indicator_id"], catalog["name"], strict=True))
+        chosen = st.selectbox("Indicator", list(indicator_names),
+                              format_func=lambda i: f"{indicator_names[i]} ({i})",
+                              key="any_indicator")
+        entry = decision_fields("any", quarter, chosen)
+        if st.button("Record decision", key="any_save", type="primary"):
+            save(register, entry, editor["username"])
 
 st.header("Decision register")
 show_all = st.toggle("All quarters", key="register_all")
@@ -201,8 +213,12 @@ else:
         actions.assign(overdue=actions["is_overdue"].map(
             lambda v: "OVERDUE" if bool(v) else ""))[
             ["review_quarter", "indicator_id", "action_text", "action_owner", "action_due",
-             "action_status", "action_completed_on", "overdue"]],
+             "action_status", "action_completed_on", "overdue"]].rename(columns={
+                "review_quarter": "Review", "indicator_id": "Indicator", "action_text": "Action",
+                "action_owner": "Owner", "action_due": "Due", "action_status": "Status",
+                "action_completed_on": "Done on", "overdue": "Overdue"}),
         hide_index=True,
+        column_config={"Action": st.column_config.TextColumn(width="large")},
     )
 
 st.header("Agenda triggers")

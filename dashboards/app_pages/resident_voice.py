@@ -32,20 +32,31 @@ if search:
     st.query_params["q"] = search
 elif "q" in st.query_params:
     del st.query_params["q"]
-comments = data.search_comments(
-    search.strip(), None if scope == "city" else scope, None if topic == "all" else topic,
-    int(limit),
-)
-st.caption(f"{len(comments)} comment(s) shown, newest first.")
-# st.dataframe renders cells as text (never HTML), so resident text cannot inject markup
-st.dataframe(
-    comments.rename(columns={"request_id": "Request", "opened_at": "Opened",
-                             "district_code": "District", "category": "Category",
-                             "channel": "Channel", "status": "Status", "topic_label": "Topic",
-                             "sentiment": "Sentiment", "description": "Comment"}),
-    hide_index=True,
-    column_config={"Sentiment": st.column_config.NumberColumn(format="%.2f")},
-)
+# comments are read on demand only (a search, a topic, or the button), each time with a LIMIT
+wanted = bool(search.strip()) or topic != "all" or st.session_state.get("show_latest", False)
+if not wanted:
+    st.caption("Type a search term or pick a topic to read comments.")
+    if st.button("Show the latest comments", key="show_latest_button"):
+        st.session_state["show_latest"] = True
+        st.rerun()
+else:
+    comments = data.search_comments(
+        search.strip(), None if scope == "city" else scope, None if topic == "all" else topic,
+        int(limit),
+    )
+    st.caption(f"{len(comments)} comment(s) shown, newest first.")
+    # st.dataframe renders cells as text (never HTML), so resident text cannot inject markup
+    st.dataframe(
+        comments.rename(columns={"request_id": "Request", "opened_at": "Opened",
+                                 "district_code": "District", "category": "Category",
+                                 "channel": "Channel", "status": "Status",
+                                 "topic_label": "Topic", "sentiment": "Sentiment",
+                                 "description": "Comment"}),
+        hide_index=True,
+        column_config={"Sentiment": st.column_config.NumberColumn(format="%.2f"),
+                       "Comment": st.column_config.TextColumn(width="large"),
+                       "Opened": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+    )
 
 st.header("Sentiment and topics over time")
 trends = data.text_trends(scope)
@@ -70,6 +81,9 @@ else:
                "that reached each stage.")
     st.altair_chart(charts.funnel(stages))
     history = funnel.assign(quarter=funnel["period_start"].map(ui.quarter_label))
-    st.dataframe(history[["quarter", "received", "responded", "resolved", "confirmed_fixed"]],
+    st.dataframe(history[["quarter", "received", "responded", "resolved", "confirmed_fixed"]]
+                 .rename(columns={"quarter": "Quarter", "received": "Received",
+                                  "responded": "Responded", "resolved": "Resolved",
+                                  "confirmed_fixed": "Confirmed fixed"}),
                  hide_index=True)
 ui.snapshot_caption()

@@ -28,6 +28,11 @@ group_type = ui.url_select("Break down by", "group", GROUP_TYPES, "district",
 st.caption("Weighted estimates use raked, trimmed weights. n_eff = effective sample size after "
            "weighting; design effect = n ÷ n_eff; 95% confidence interval on the weighted share.")
 est = data.survey_estimates(wave, question, group_type)
+district_table = data.districts()
+district_names = dict(zip(district_table["district_code"], district_table["district_name"],
+                          strict=True))
+if group_type == "district":
+    est["group_value"] = [f"{district_names.get(c, c)} ({c})" for c in est["group_value"]]
 
 
 def pct(v: float) -> str:
@@ -41,13 +46,13 @@ table = pd.DataFrame({
     "Weighted": est["weighted"].map(pct),
     "95% CI": [f"{pct(lo)} – {pct(hi)}" if not pd.isna(lo) else "" for lo, hi in
                zip(est["ci_low"], est["ci_high"], strict=True)],
-    "n_eff": est["n_eff"].round(0),
+    "n_eff": est["n_eff"].round(0).astype("Int64"),
     "Design effect": est["design_effect"].round(2),
 })
 suppressed = est["suppressed"].astype(bool)
 for col in ("Unweighted", "Weighted", "95% CI"):
     table.loc[suppressed, col] = "suppressed (n<30)" if col == "Weighted" else "suppressed"
-st.dataframe(table, hide_index=True)
+st.dataframe(table, hide_index=True, height=ui.table_height(len(table)))
 if suppressed.any():
     st.caption("Suppressed cells: too few respondents to publish an estimate.")
 if (~suppressed).any():
@@ -55,6 +60,5 @@ if (~suppressed).any():
 
 st.subheader("City estimate over time")
 city = data.survey_estimates(None, question, "city")
-city = city.assign(quarter=city["period_start"].map(ui.quarter_label))
-st.line_chart(city.set_index("quarter")[["unweighted", "weighted"]])
+st.altair_chart(charts.share_over_time(city))
 ui.snapshot_caption()
