@@ -62,7 +62,7 @@ dagster: venv
 docs: venv
 	$(BIN)/civicloop docs
 
-screenshots: venv
+screenshots: build
 	$(BIN)/python -m dashboards.screenshots screenshots
 
 bench: venv
