@@ -23,6 +23,11 @@ def published_path() -> Path:
     return data_dir() / "published" / "civicloop.duckdb"
 
 
+def build_status_path() -> Path:
+    """The last build's outcome, written beside the snapshot even when it was not published."""
+    return data_dir() / "published" / "build_status.json"
+
+
 def decisions_path() -> Path:
     return data_dir() / "decisions" / "decisions.sqlite"
 

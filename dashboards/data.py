@@ -12,7 +12,9 @@ plain Python values) with the contract's column names.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -439,6 +441,30 @@ def load_log(limit: int = 200) -> pd.DataFrame:
     return _query(
         "select loaded_at, source, file, status, error, rows_read, rows_accepted, "
         "rows_quarantined from ops.load_log order by loaded_at desc limit ?",
+        int(limit),
+    )
+
+
+def last_build() -> dict[str, Any] | None:
+    """The last build's outcome (``build_status.json``): published or not, and which checks failed."""
+    path = config.build_status_path()
+    if not path.exists():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def check_results(limit: int = 200) -> pd.DataFrame:
+    """Quality-check outcomes per build (``ops.check_results``), newest first."""
+    if not table_exists("ops", "check_results"):
+        return pd.DataFrame(columns=["checked_at", "build_id", "asset", "check_name", "severity",
+                                     "passed", "summary"])
+    return _query(
+        "select checked_at, build_id, asset, check_name, severity, passed, summary "
+        "from ops.check_results order by checked_at desc, asset limit ?",
         int(limit),
     )
 

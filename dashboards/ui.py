@@ -77,6 +77,33 @@ def cell_value(value: float | None, status: str, n: int | None, min_n: int | Non
     return fmt_value(value, unit) if unit is not None else f"{float(value):,.2f}"
 
 
+def last_build_banner() -> None:
+    """Say when the last build was blocked (the snapshot is older) or published with warnings."""
+    build = data.last_build()
+    if build is None:
+        return
+    findings = build.get("check_findings") or {}
+    if not build.get("published"):
+        failed = build.get("failed_checks") or []
+        steps = build.get("failed_steps") or []
+        lines = [f"- **{name}**: {findings.get(name, '')}" for name in failed] or [
+            f"- step **{step}** failed" for step in steps
+        ]
+        st.error(
+            f"The last build ({build.get('finished_at', '?')}, run {str(build.get('run_id', ''))[:8]}) "
+            "was **not published**; the figures shown come from the previous good build.\n\n"
+            + "\n".join(lines),
+            icon=":material/block:",
+        )
+    warned = build.get("warned_checks") or []
+    if warned:
+        st.warning(
+            "Warnings in the last build:\n\n"
+            + "\n".join(f"- **{name}**: {findings.get(name, '')}" for name in warned),
+            icon=":material/warning:",
+        )
+
+
 def require_snapshot() -> None:
     """Stop the page with a clear message when there is no published snapshot."""
     try:

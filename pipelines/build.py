@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,10 +37,48 @@ class BuildOutcome:
     failed_steps: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     warned_checks: list[str] = field(default_factory=list)
+    # check name -> what it found, in words (GX: the failing expectations and their reasons)
+    check_findings: dict[str, str] = field(default_factory=dict)
+    finished_at: str = ""
 
     @property
     def published(self) -> bool:
         return "published/civicloop" in self.materialized
+
+    def status_document(self) -> dict[str, object]:
+        """The build status the dashboard shows next to the snapshot (``build_status.json``)."""
+        return {
+            "run_id": self.run_id,
+            "finished_at": self.finished_at,
+            "success": self.success,
+            "published": self.published,
+            "failed_steps": self.failed_steps,
+            "failed_checks": self.failed_checks,
+            "warned_checks": self.warned_checks,
+            "check_findings": self.check_findings,
+        }
+
+
+def _findings(metadata: dict[str, object]) -> str:
+    """A check's findings in words: its ``summary`` entry, else its metadata as JSON."""
+    values = {key: getattr(value, "value", value) for key, value in metadata.items()}
+    if values.get("summary"):
+        return str(values["summary"])
+    return json.dumps(values, default=str)[:2000]
+
+
+def write_build_status(settings: Settings, outcome: BuildOutcome) -> Path:
+    """Record the last build's outcome beside the snapshot, atomically.
+
+    A blocked build does not replace the snapshot, so without this file the dashboard could not
+    say why the numbers it shows are older than the newest data.
+    """
+    path = settings.build_status_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.write_text(json.dumps(outcome.status_document(), indent=1), encoding="utf-8")
+    staging.replace(path)
+    return path
 
 
 def run_build(settings: Settings, *, job_name: str = "build_all") -> BuildOutcome:
@@ -64,6 +104,9 @@ def run_build(settings: Settings, *, job_name: str = "build_all") -> BuildOutcom
             if not evaluation.passed:
                 blocking = evaluation.severity == dg.AssetCheckSeverity.ERROR
                 (outcome.failed_checks if blocking else outcome.warned_checks).append(name)
+                outcome.check_findings[name] = _findings(dict(evaluation.metadata))
+    outcome.finished_at = dt.datetime.now().replace(microsecond=0).isoformat()
+    write_build_status(settings, outcome)
     return outcome
 
 

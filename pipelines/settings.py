@@ -67,6 +67,10 @@ class Settings(BaseSettings):
         return self.resolved_data_dir / "published" / "civicloop.duckdb"
 
     @property
+    def build_status_path(self) -> Path:
+        return self.resolved_data_dir / "published" / "build_status.json"
+
+    @property
     def decisions_path(self) -> Path:
         return self.resolved_data_dir / "decisions" / "decisions.sqlite"
 

@@ -10,6 +10,7 @@ from dashboards import data, ui
 st.title("Data health")
 ui.require_snapshot()
 ui.freshness_banner()
+ui.last_build_banner()
 
 st.header("Sources")
 summary = data.load_summary()
@@ -40,6 +41,20 @@ if reasons.empty:
 else:
     st.dataframe(reasons.rename(columns={"source": "Source", "reason": "Reason", "n": "Records"}),
                  hide_index=True)
+
+st.header("Quality checks")
+st.caption("Great Expectations suites per build; blocking (error) failures stop a publish.")
+checks = data.check_results()
+if checks.empty:
+    st.info("No quality-check results in this snapshot.")
+else:
+    st.dataframe(
+        checks.rename(columns={
+            "checked_at": "Checked", "build_id": "Build", "asset": "Table", "check_name": "Suite",
+            "severity": "Worst failure", "passed": "Passed", "summary": "Findings",
+        }),
+        hide_index=True,
+    )
 
 st.header("Load log")
 st.dataframe(data.load_log(), hide_index=True)

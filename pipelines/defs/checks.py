@@ -70,7 +70,10 @@ def row_conservation(warehouse: DuckDBResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=not violations,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"violations": dg.MetadataValue.json([str(v) for v in violations])},
+        metadata={
+            "summary": dg.MetadataValue.text("; ".join(v.message for v in violations) or "conserved"),
+            "violations": dg.MetadataValue.json([str(v) for v in violations]),
+        },
     )
 
 
@@ -81,7 +84,10 @@ def volume_and_quarantine_rate(warehouse: DuckDBResource) -> dg.AssetCheckResult
     return dg.AssetCheckResult(
         passed=not warnings,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"warnings": dg.MetadataValue.json([str(w) for w in warnings])},
+        metadata={
+            "summary": dg.MetadataValue.text("; ".join(w.message for w in warnings[:20]) or "normal"),
+            "warnings": dg.MetadataValue.json([str(w) for w in warnings]),
+        },
     )
 
 
@@ -119,7 +125,12 @@ def _check_result(outcome: SuiteOutcome) -> dg.AssetCheckResult:
         severity = dg.AssetCheckSeverity.WARN
         passed = not outcome.warnings
     return dg.AssetCheckResult(
-        passed=passed, severity=severity, metadata={"gx": dg.MetadataValue.json(outcome.to_metadata())}
+        passed=passed,
+        severity=severity,
+        metadata={
+            "summary": dg.MetadataValue.text(outcome.summary()),
+            "gx": dg.MetadataValue.json(outcome.to_metadata()),
+        },
     )
 
 
