@@ -91,6 +91,27 @@ def volume_and_quarantine_rate(warehouse: DuckDBResource) -> dg.AssetCheckResult
     )
 
 
+@dg.asset_check(asset=dg.AssetKey(["marts", "source_freshness"]))
+def sources_are_fresh(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    """Warns when a source has not delivered within its expected cadence (feedback daily, ...)."""
+    with warehouse.get_connection() as con:
+        stale = con.execute(
+            """
+            select source, latest_data_at, expected_cadence_days
+            from marts.source_freshness where is_stale order by source
+            """
+        ).fetchall()
+    findings = [
+        f"{source}: newest data {latest}, expected every {cadence} days"
+        for source, latest, cadence in stale
+    ]
+    return dg.AssetCheckResult(
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"summary": dg.MetadataValue.text("; ".join(findings) or "every source is fresh")},
+    )
+
+
 @dataclass(frozen=True)
 class GxTarget:
     """A table checked by a committed suite after it is materialized."""
@@ -160,6 +181,7 @@ def _gx_check(target: GxTarget) -> dg.AssetChecksDefinition:
 asset_checks = [
     row_conservation,
     volume_and_quarantine_rate,
+    sources_are_fresh,
     *(_gx_check(target) for target in GX_TARGETS),
 ]
 audit_assets = [load_log]
