@@ -279,21 +279,21 @@ def test_survey_value_outside_its_scale_fails() -> None:
     assert [o.column for o in outcome.errors] == ["scale_max,value"]
 
 
-def test_survey_weights_mean_is_a_warning() -> None:
+def test_survey_weights_trimming_share_is_a_warning() -> None:
     weights = pd.DataFrame(
         {
             "respondent_id": ["r1", "r2", "r3"],
             "wave": ["2024Q1"] * 3,
             "base_weight": [1200.0, 800.0, 1000.0],
-            "raked_weight": [1250.0, 790.0, 960.0],  # population-scaled, not normalised
+            "raked_weight": [1250.0, 790.0, 960.0],  # scaled to the population: that is fine
+            "trimmed": [False, False, False],
         }
     )
+    assert validate_frame(weights, "raw_survey_weights").warnings == ()
+    weights["trimmed"] = [True, False, False]  # a third held at a bound: far from the census
     outcome = validate_frame(weights, "raw_survey_weights")
     assert outcome.success is True
-    assert {o.expectation for o in outcome.warnings} == {
-        "expect_column_mean_to_be_between",
-        "expect_column_max_to_be_between",
-    }
+    assert {o.expectation for o in outcome.warnings} == {"expect_column_mean_to_be_between"}
     weights.loc[0, "raked_weight"] = 0.0
     assert validate_frame(weights, "raw_survey_weights").success is False
 
