@@ -14,6 +14,7 @@ from pipelines.ingest.validation import (
     REASON,
     ParsedRows,
     combine_reasons,
+    implausible_date_reason,
     normalise_district_key,
     parse_timestamp,
     reason_if,
@@ -248,6 +249,7 @@ def parse_feedback(
             )
             for target, label in TIMESTAMP_LABELS.items()
         ],
+        *[implausible_date_reason(label, pl.col(target)) for target, label in TIMESTAMP_LABELS.items()],
         reason_if(
             pl.col("_txt_reopened_count").is_not_null() & pl.col("reopened_count").is_null(),
             pl.format("reopened count '{}' is not a whole number", pl.col("_txt_reopened_count")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,7 @@ from pipelines.ingest.validation import (
     LINE,
     ParsedRows,
     combine_reasons,
+    implausible_date_reason,
     reason_if,
     source,
     split_rows,
@@ -50,8 +52,11 @@ def _period(profile: KpiProfile, present: set[str]) -> tuple[pl.Expr, pl.Expr]:
     raise UnreadableFileError(f"KPI profile {profile.name!r} declares no period column(s)")
 
 
-def parse_kpis(frame: pl.DataFrame, profile: KpiProfile, source_file: str) -> ParsedRows:
-    """Map, type and check KPI rows."""
+def parse_kpis(
+    frame: pl.DataFrame, profile: KpiProfile, source_file: str, *, now: dt.datetime | None = None
+) -> ParsedRows:
+    """Map, type and check KPI rows (a month after ``now``'s is in the future: quarantined)."""
+    latest = (now or dt.datetime.now()).date()
     present = set(frame.columns)
     required = [profile.columns.get("kpi_id"), profile.period_column or profile.period_year_column]
     absent = [name for name in required if name is not None and name not in present]
@@ -89,8 +94,9 @@ def parse_kpis(frame: pl.DataFrame, profile: KpiProfile, source_file: str) -> Pa
         reason_if(pl.col("kpi_id").is_null(), "required kpi id is empty"),
         reason_if(
             pl.col("period_month").is_null(),
-            pl.format("period '{}' is not a year and month", pl.col("_txt_period")),
+            pl.format("period '{}' is not a year and month", pl.col("_txt_period").fill_null("")),
         ),
+        implausible_date_reason("period", pl.col("period_month"), latest),
         *[
             reason_if(
                 pl.col(f"_txt_{name}").is_not_null() & pl.col(name).is_null(),
@@ -102,7 +108,7 @@ def parse_kpis(frame: pl.DataFrame, profile: KpiProfile, source_file: str) -> Pa
             pl.col("desired_change").is_null(),
             pl.format(
                 "desired change '{}' is not one of {}",
-                pl.col("_txt_desired_change"),
+                pl.col("_txt_desired_change").fill_null(""),
                 pl.lit(", ".join(change_map)),
             ),
         ),
@@ -117,7 +123,7 @@ def parse_kpi_file(path: Path, text: str, context: LoadContext) -> ParsedFile:
     if not isinstance(profile, KpiProfile):
         raise UnreadableFileError(f"no KPI profile matches file name {path.name!r}")
     frame = read_csv_text(text, profile.delimiter)
-    parsed = parse_kpis(frame, profile, path.name)
+    parsed = parse_kpis(frame, profile, path.name, now=context.now)
     accepted, quarantined = pl.collect_all([parsed.accepted, parsed.quarantined])
     return ParsedFile(
         frame.height, accepted.height, [TableWrite("kpi_observations", accepted, KPI_KEYS)], quarantined

@@ -127,6 +127,20 @@ def inbox_files(settings: Settings, source: str) -> list[Path]:
     )
 
 
+# What a malformed file is expected to raise: it is rejected with the parser's own message.
+EXPECTED_REJECTIONS = (
+    UnreadableFileError,
+    AssertionError,
+    duckdb.Error,
+    pl.exceptions.PolarsError,
+    ValueError,
+)
+# Anything else a parser raises on a malformed file (RecursionError on deeply nested JSON, a Rust
+# panic inside polars, a TypeError on an unexpected shape) rejects that one file instead of stopping
+# the whole source. OSError is not about the file's content (disk full, permissions) and still stops.
+PARSER_FAILURES: tuple[type[BaseException], ...] = (Exception, pl.exceptions.PanicException)
+MAX_ERROR_CHARS = 2_000
+
 # Accepted rows are merged in batches: the merge joins against the whole raw table, so its cost is
 # per statement, not per row, and one merge per daily file made ingest quadratic in history.
 BATCH_ROWS = 250_000
@@ -155,7 +169,8 @@ def ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
     rows = {"read": 0, "accepted": 0, "quarantined": 0}
     affected: set[dt.date] = set()
     files = inbox_files(settings, source)
-    context = LoadContext(con, settings, dt.datetime.now().replace(microsecond=0), settings.pseudonym_key_bytes())
+    now = dt.datetime.now().replace(microsecond=0)
+    context = LoadContext(con, settings, now, settings.pseudonym_key_bytes())
     pending: list[_PendingFile] = []
 
     def flush() -> None:
@@ -182,8 +197,16 @@ def ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
                     f"row conservation broken: read {parsed.rows_read}, accepted "
                     f"{parsed.rows_accepted}, quarantined {parsed.quarantine.height}"
                 )
-        except (UnreadableFileError, AssertionError, duckdb.Error, pl.exceptions.PolarsError, ValueError) as error:
+        except EXPECTED_REJECTIONS as error:
             _reject(path, source, sha, error, context)
+            counts["rejected"] += 1
+            continue
+        except OSError:
+            raise
+        except PARSER_FAILURES as error:
+            # A parser bug met by one malformed file must not stop the other files of the source:
+            # the file is rejected (and kept) with the error named as internal, so it gets fixed.
+            _reject(path, source, sha, error, context, internal=True)
             counts["rejected"] += 1
             continue
         if any(write.mode == "replace" for write in parsed.writes):
@@ -217,8 +240,14 @@ def _already_loaded(con: duckdb.DuckDBPyConnection, sha: str, source: str) -> bo
     return already is not None and already[0] > 0
 
 
-def _reject(path: Path, source: str, sha: str, error: BaseException, context: LoadContext) -> None:
-    message = redact_message(f"{type(error).__name__}: {error}")
+def _reject(
+    path: Path, source: str, sha: str, error: BaseException, context: LoadContext, *, internal: bool = False
+) -> None:
+    message = f"{type(error).__name__}: {error}"
+    if internal:
+        message = f"internal error while reading the file (please report): {message}"
+    # Messages can quote a whole malformed line; the log keeps a readable, bounded prefix.
+    message = redact_message(message[:MAX_ERROR_CHARS])
     _log(context.con, path.name, source, sha, "rejected", message, (0, 0, 0), context.now)
     _archive(path, context.settings.rejected_dir(source), sha)
 

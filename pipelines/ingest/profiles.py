@@ -146,7 +146,13 @@ def load_profile(path: str | Path) -> Profile:
 @functools.lru_cache(maxsize=256)
 def _load_profile_cached(path: Path, mtime_ns: int) -> Profile:
     # mtime_ns is part of the cache key so that an edited profile is read again.
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(document, dict):
+        # An empty file loads as None, a list as a list: neither has keys to validate.
+        raise ValueError(f"{path}: a profile is a YAML mapping of keys, not {type(document).__name__}")
     kind = document.get("kind", "survey_codebook")
     if kind in {"feedback_csv", "open311_json"}:
         return FeedbackProfile.model_validate(document)

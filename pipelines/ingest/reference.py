@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.ingest.decoding import UnreadableFileError, read_csv_text
+from pipelines.ingest.decoding import UnreadableFileError, load_json, read_csv_text
 from pipelines.ingest.loader import LoadContext, ParsedFile, TableWrite
 from pipelines.ingest.typed_csv import ColumnSpec, TableSpec, parse_typed_table
 from pipelines.ingest.validation import LINE, normalise_district_key
@@ -96,29 +96,41 @@ def parse_reference_file(path: Path, text: str, context: LoadContext) -> ParsedF
     return ParsedFile(frame.height, accepted.height, writes, quarantined)
 
 
+def _feature_problem(feature: object) -> tuple[str | None, dict[str, object]]:
+    """(why a GeoJSON feature cannot be used or None, its properties as far as they exist)."""
+    if not isinstance(feature, dict):
+        return f"feature is a {type(feature).__name__}, not an object", {}
+    properties = feature.get("properties")
+    if not isinstance(properties, dict):
+        return "feature has no properties object", {}
+    code, geometry = properties.get("district_code"), feature.get("geometry")
+    if not code or isinstance(code, (dict, list)):
+        return "feature has no properties.district_code", properties
+    if not isinstance(geometry, dict) or not geometry:
+        return "feature has no geometry", properties
+    return None, properties
+
+
 def _parse_boundaries(text: str) -> ParsedFile:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UnreadableFileError(f"invalid GeoJSON: {error.msg} at line {error.lineno}") from error
+    document = load_json(text, "GeoJSON")
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list) or not features:
         raise UnreadableFileError("GeoJSON is not a FeatureCollection with features")
     accepted_rows, quarantined_rows = [], []
     for index, feature in enumerate(features, 1):
-        properties = (feature or {}).get("properties") or {}
-        code, geometry = properties.get("district_code"), (feature or {}).get("geometry")
-        if code and geometry:
+        reason, properties = _feature_problem(feature)
+        if reason is None:
+            code, geometry = properties["district_code"], feature["geometry"]
             accepted_rows.append(
                 {"district_code": str(code), "geometry_json": json.dumps(geometry), LINE: index}
             )
         else:
-            missing = "properties.district_code" if not code else "geometry"
             quarantined_rows.append(
                 {
                     "line": index,
-                    "reason": f"feature has no {missing}",
-                    "raw_record": json.dumps({"properties": properties}),
+                    "reason": reason,
+                    # Only the properties are kept: a broken geometry can be megabytes of numbers.
+                    "raw_record": json.dumps({"properties": properties}, default=str),
                 }
             )
     accepted = pl.DataFrame(

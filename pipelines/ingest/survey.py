@@ -7,6 +7,7 @@ the shipped codebooks for the files it matches.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +19,7 @@ from pipelines.ingest.validation import (
     LINE,
     REASON,
     combine_reasons,
+    implausible_date_reason,
     normalise_district_key,
     reason_if,
     source,
@@ -47,6 +49,7 @@ ANSWER_COLUMNS = [
     "agree",
 ]
 TRUE_WORDS = ["true", "yes", "y", "1"]
+WAVE_PATTERN = r"^\d{4}(?:[Qq][1-4])?$"
 
 
 def survey_config_files(folder: Path) -> list[Path]:
@@ -56,7 +59,15 @@ def survey_config_files(folder: Path) -> list[Path]:
 
 def survey_codebook_for(path: Path) -> SurveyCodebook:
     """Inbox codebooks first, then shipped ones; the first whose ``match`` fits the file name."""
-    delivered = [load_profile(candidate) for candidate in survey_config_files(path.parent)]
+    delivered = []
+    for candidate in survey_config_files(path.parent):
+        try:
+            delivered.append(load_profile(candidate))
+        except ValueError as error:
+            # A broken delivered codebook must not silently fall back to a shipped one.
+            raise UnreadableFileError(
+                f"survey codebook {candidate.name} in the inbox is invalid, fix or remove it: {error}"
+            ) from error
     codebook = match_profile(path.name, [*delivered, *shipped_profiles("survey")])
     if not isinstance(codebook, SurveyCodebook):
         raise UnreadableFileError(f"no survey codebook matches file name {path.name!r}")
@@ -75,8 +86,13 @@ def _wave(codebook: SurveyCodebook, file_name: str, present: set[str]) -> pl.Exp
     if codebook.wave_from_filename:
         import re
 
-        found = re.search(codebook.wave_from_filename, file_name)
-        if found:
+        try:
+            found = re.search(codebook.wave_from_filename, file_name)
+        except re.error as error:
+            raise UnreadableFileError(
+                f"codebook {codebook.name!r}: wave_from_filename is not a valid regex: {error}"
+            ) from error
+        if found and found.groups():
             return pl.lit(found.group(1))
     raise UnreadableFileError(
         f"survey wave: no column {codebook.wave_column!r} and no wave in file name {file_name!r}"
@@ -90,9 +106,15 @@ def _period_start(wave: pl.Expr) -> pl.Expr:
 
 
 def parse_survey(
-    frame: pl.DataFrame, codebook: SurveyCodebook, district_aliases: pl.LazyFrame, source_file: str
+    frame: pl.DataFrame,
+    codebook: SurveyCodebook,
+    district_aliases: pl.LazyFrame,
+    source_file: str,
+    *,
+    now: dt.datetime | None = None,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
     """(respondents, answers, quarantined) lazy frames for one wide survey file."""
+    latest = (now or dt.datetime.now()).date()
     present = set(frame.columns)
     if codebook.respondent_id_column not in present:
         raise UnreadableFileError(f"respondent id column {codebook.respondent_id_column!r} missing")
@@ -156,7 +178,16 @@ def parse_survey(
     )
     reasons = [
         reason_if(pl.col("respondent_id").is_null(), "required respondent id is empty"),
-        reason_if(pl.col("period_start").is_null(), pl.format("wave '{}' has no year", pl.col("wave"))),
+        reason_if(
+            pl.col("period_start").is_null(), pl.format("wave '{}' has no year", pl.col("wave").fill_null(""))
+        ),
+        # Anything but YYYY or YYYYQn would be silently read as some other quarter (2024Q9 as Q1).
+        reason_if(
+            pl.col("period_start").is_not_null()
+            & ~pl.col("wave").str.contains(WAVE_PATTERN).fill_null(False),
+            pl.format("wave '{}' is not YYYY or YYYYQn (n 1-4)", pl.col("wave")),
+        ),
+        implausible_date_reason("wave start", pl.col("period_start"), latest),
         reason_if(
             pl.col("_district_key").is_not_null() & pl.col("district_code").is_null(),
             pl.format(
@@ -244,7 +275,9 @@ def parse_survey_file(path: Path, text: str, context: LoadContext) -> ParsedFile
     """Parse one wide survey file through its codebook."""
     codebook = survey_codebook_for(path)
     frame = read_csv_text(text, codebook.delimiter)
-    respondents, answers, quarantined = parse_survey(frame, codebook, context.district_aliases(), path.name)
+    respondents, answers, quarantined = parse_survey(
+        frame, codebook, context.district_aliases(), path.name, now=context.now
+    )
     respondents_df, answers_df, quarantined_df = pl.collect_all([respondents, answers, quarantined])
     return ParsedFile(
         frame.height,

@@ -16,6 +16,7 @@ from pipelines.ingest.validation import (
     LINE,
     ParsedRows,
     combine_reasons,
+    implausible_date_reason,
     reason_if,
     source,
     split_rows,
@@ -106,6 +107,8 @@ def parse_typed_table(frame: pl.DataFrame, spec: TableSpec, table: str) -> Parse
                     ),
                 )
             )
+        if column.type in ("date", "timestamp"):
+            reasons.append(implausible_date_reason(column.name, value))
         if column.allowed:
             reasons.append(
                 reason_if(

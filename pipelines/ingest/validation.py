@@ -5,6 +5,7 @@ Null tokens, multi-format timestamps, district keys, quarantine reasons, redacte
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
@@ -14,6 +15,12 @@ from pipelines.ingest.privacy import redact_text
 LINE = "_line"
 SRC = "src:"  # prefix that keeps original values beside parsed columns of the same name
 REASON = "_reason"
+# No source in scope holds records from before 1990; earlier values are placeholders (epoch 0,
+# 0001-01-01, year -1) that break date spines and pandas conversions downstream. Planned dates
+# (action due dates) may lie ahead, but not past 2100.
+EARLIEST_PLAUSIBLE = dt.date(1990, 1, 1)
+LATEST_PLAUSIBLE = dt.date(2100, 1, 1)
+NULL_VALUE_REASON = "invalid row: a value this check quotes is empty"
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,8 @@ def normalise_district_key(expr: pl.Expr) -> pl.Expr:
 def reason_if(condition: pl.Expr, message: pl.Expr | str) -> pl.Expr:
     """A quarantine reason when the condition holds, otherwise null."""
     text = pl.lit(message) if isinstance(message, str) else message
-    return pl.when(condition).then(text).otherwise(None)
+    # pl.format yields null when a quoted value is null, and a null reason would accept the row.
+    return pl.when(condition).then(text.fill_null(pl.lit(NULL_VALUE_REASON))).otherwise(None)
 
 
 def combine_reasons(reasons: list[pl.Expr]) -> pl.Expr:
@@ -115,3 +123,23 @@ def split_rows(
         redacted_raw_record(raw_columns, pii_columns),
     )
     return ParsedRows(accepted=accepted, quarantined=quarantined)
+
+
+def implausible_date_reason(
+    label: str, value: pl.Expr, latest: dt.date | dt.datetime = LATEST_PLAUSIBLE
+) -> pl.Expr:
+    """Reason for a parsed date or timestamp outside [EARLIEST_PLAUSIBLE, latest]."""
+    as_date = value.cast(pl.Date)
+    return (
+        pl.when(as_date < pl.lit(EARLIEST_PLAUSIBLE))
+        .then(
+            pl.format(
+                "{} {} is before {}: a placeholder, not a real date",
+                pl.lit(label),
+                value.cast(pl.String),
+                pl.lit(EARLIEST_PLAUSIBLE.isoformat()),
+            )
+        )
+        .when(value > pl.lit(latest))
+        .then(pl.format("{} {} is after {}", pl.lit(label), value.cast(pl.String), pl.lit(str(latest))))
+    )
