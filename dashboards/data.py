@@ -50,16 +50,29 @@ def snapshot_loaded_at() -> dt.datetime:
     return dt.datetime.fromtimestamp(snapshot_version()[1] / 1e9)
 
 
+class _SnapshotSwappedError(RuntimeError):
+    """The build replaced the snapshot between reading its version and opening it."""
+
+
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False, max_entries=512)
 def _run(version: tuple[str, int, int, int], sql: str, params: tuple) -> pd.DataFrame:
     con = duckdb.connect(version[0], read_only=True)
     try:
+        # The file may have been swapped between stat() and connect(): then this connection reads
+        # the newer file, and its result must not be cached under the older version's key.
+        if Path(version[0]).stat().st_ino != version[2]:
+            raise _SnapshotSwappedError(version[0])
         return con.execute(sql, list(params)).df()
     finally:
         con.close()
 
 
 def _query(sql: str, *params: object) -> pd.DataFrame:
+    for _attempt in range(3):
+        try:
+            return _run(snapshot_version(), sql, tuple(params))
+        except _SnapshotSwappedError:
+            continue
     return _run(snapshot_version(), sql, tuple(params))
 
 

@@ -80,7 +80,9 @@ def publish_snapshot(settings: Settings, *, build_id: str | None = None) -> Publ
     final_path = settings.published_path
     final_path.parent.mkdir(parents=True, exist_ok=True)
     staging_path = final_path.with_name(f".{final_path.name}.{build_id}.tmp")
-    staging_path.unlink(missing_ok=True)
+    # Staging files of publishes killed mid-copy: never swapped in, so nobody reads them.
+    for leftover in final_path.parent.glob(f".{final_path.name}.*.tmp*"):
+        leftover.unlink(missing_ok=True)
     table_rows: dict[str, int] = {}
     try:
         con = duckdb.connect(

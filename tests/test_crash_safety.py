@@ -289,11 +289,6 @@ def test_figures_helper_sees_duplicates(tmp_path: Path) -> None:
     assert figures["sha_loaded_twice"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="publish_snapshot removes only its own staging file; a kill -9 during publish leaves "
-    "published/.civicloop.duckdb.<build_id>.tmp behind for good (fix belongs in pipelines/warehouse.py)",
-)
 def test_publish_removes_staging_files_left_by_a_killed_publish(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     with connect(settings) as con:
