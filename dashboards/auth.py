@@ -78,9 +78,12 @@ def _dump(editors: dict[str, Editor]) -> str:
     lines = ["# civicloop dashboard editors: bcrypt hashes only. Keep this file private.", ""]
     for name in sorted(editors):
         e = editors[name]
-        lines += [f"[editors.{json.dumps(name)}]",
-                  f"password_hash = {json.dumps(e.password_hash)}",
-                  f"role = {json.dumps(e.role)}", ""]
+        lines += [
+            f"[editors.{json.dumps(name)}]",
+            f"password_hash = {json.dumps(e.password_hash)}",
+            f"role = {json.dumps(e.role)}",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -104,8 +107,8 @@ def add_editor(
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(_dump(editors))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        Path(tmp).chmod(0o600)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

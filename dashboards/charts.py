@@ -25,19 +25,26 @@ def trend_with_target(series: pd.DataFrame, unit: str) -> alt.Chart:
     order = list(dict.fromkeys(df.sort_values("period_start")["quarter"]))
     percent = unit in ("share", "share points")
     fmt = ".1%" if percent else ",.3~g"
-    base = alt.Chart(df).encode(
-        x=alt.X("quarter:O", title=None, sort=order, axis=alt.Axis(labelAngle=0))
-    )
+    base = alt.Chart(df).encode(x=alt.X("quarter:O", title=None, sort=order, axis=alt.Axis(labelAngle=0)))
     value = base.mark_line().encode(
-        y=alt.Y("value:Q", title=unit if len(unit) <= 30 else None,
-                scale=alt.Scale(zero=False), axis=alt.Axis(format=".0%" if percent else ",~g"))
+        y=alt.Y(
+            "value:Q",
+            title=unit if len(unit) <= 30 else None,
+            scale=alt.Scale(zero=False),
+            axis=alt.Axis(format=".0%" if percent else ",~g"),
+        )
     )
     dots = base.mark_point(filled=True, size=70).encode(
         y="value:Q",
         color=alt.Color("status:N", scale=STATUS_SCALE, title="Status"),
         shape=alt.Shape("status:N", title="Status"),
-        tooltip=["quarter:O", alt.Tooltip("value:Q", format=fmt),
-                 alt.Tooltip("target:Q", format=fmt), "status:N", "n:Q"],
+        tooltip=[
+            "quarter:O",
+            alt.Tooltip("value:Q", format=fmt),
+            alt.Tooltip("target:Q", format=fmt),
+            "status:N",
+            "n:Q",
+        ],
     )
     target = base.mark_line(strokeDash=[6, 4], color="#555").encode(
         y="target:Q", tooltip=["quarter:O", alt.Tooltip("target:Q", format=fmt)]
@@ -80,8 +87,13 @@ def _geo_frame(frame: pd.DataFrame) -> list[dict]:
     return features
 
 
-def choropleth(frame: pd.DataFrame, field: str, title: str, label_field: str = "label",
-               map_label_field: str | None = None) -> alt.Chart:
+def choropleth(
+    frame: pd.DataFrame,
+    field: str,
+    title: str,
+    label_field: str = "label",
+    map_label_field: str | None = None,
+) -> alt.Chart:
     """District map coloured by ``field``; NULL (suppressed) districts drawn grey and labelled.
 
     ``label_field`` is the tooltip text; ``map_label_field`` (default the same) the short text
@@ -95,8 +107,12 @@ def choropleth(frame: pd.DataFrame, field: str, title: str, label_field: str = "
         .encode(
             color=alt.condition(
                 f"isValid(datum.properties.{field})",
-                alt.Color(f"properties.{field}:Q", title=title, scale=alt.Scale(scheme="blues"),
-                          legend=alt.Legend(format=",.0f")),
+                alt.Color(
+                    f"properties.{field}:Q",
+                    title=title,
+                    scale=alt.Scale(scheme="blues"),
+                    legend=alt.Legend(format=",.0f"),
+                ),
                 alt.value("#b0b0b0"),
             ),
             tooltip=[
@@ -107,9 +123,7 @@ def choropleth(frame: pd.DataFrame, field: str, title: str, label_field: str = "
     )
     labels = (
         alt.Chart(data)
-        .transform_calculate(
-            cx="geoCentroid(null, datum)[0]", cy="geoCentroid(null, datum)[1]"
-        )
+        .transform_calculate(cx="geoCentroid(null, datum)[0]", cy="geoCentroid(null, datum)[1]")
         .encode(
             longitude="cx:Q",
             latitude="cy:Q",
@@ -121,12 +135,11 @@ def choropleth(frame: pd.DataFrame, field: str, title: str, label_field: str = "
     return (shapes + halo + text).project("mercator").properties(height=280)
 
 
-def sentiment_topics(trends: pd.DataFrame) -> alt.Chart:
+def sentiment_topics(trends: pd.DataFrame) -> alt.VConcatChart:
     df = trends.copy()
     df["month"] = pd.to_datetime(df["period_start"])
     base = alt.Chart(df).encode(
-        x=alt.X("yearmonth(month):O", title="Month",
-                axis=alt.Axis(format="%b %Y", labelAngle=0)),
+        x=alt.X("yearmonth(month):O", title="Month", axis=alt.Axis(format="%b %Y", labelAngle=0)),
         color=alt.Color("topic_label:N", title="Topic"),
     )
     volume = base.mark_bar().encode(y=alt.Y("n:Q", title="Comments", stack=True))
@@ -140,10 +153,14 @@ def sentiment_topics(trends: pd.DataFrame) -> alt.Chart:
 def funnel(stages: pd.DataFrame) -> alt.Chart:
     """Horizontal bars of a funnel (columns: stage, count, share)."""
     order = list(stages["stage"])
-    bars = alt.Chart(stages).mark_bar().encode(
-        y=alt.Y("stage:N", sort=order, title=None),
-        x=alt.X("count:Q", title="Requests"),
-        tooltip=["stage:N", "count:Q", alt.Tooltip("share:Q", format=".0%")],
+    bars = (
+        alt.Chart(stages)
+        .mark_bar()
+        .encode(
+            y=alt.Y("stage:N", sort=order, title=None),
+            x=alt.X("count:Q", title="Requests"),
+            tooltip=["stage:N", "count:Q", alt.Tooltip("share:Q", format=".0%")],
+        )
     )
     text = bars.mark_text(align="left", dx=4).encode(text=alt.Text("share:Q", format=".0%"))
     return (bars + text).properties(height=180)
@@ -152,8 +169,9 @@ def funnel(stages: pd.DataFrame) -> alt.Chart:
 def estimates_with_ci(frame: pd.DataFrame, category: str) -> alt.Chart:
     """Weighted estimate with its CI (rule) and the unweighted estimate (open circle)."""
     df = frame[~frame["suppressed"].astype(bool)]
-    base = alt.Chart(df).encode(y=alt.Y(f"{category}:N", title=None, sort=None,
-                                        axis=alt.Axis(labelLimit=220, labelOverlap=False)))
+    base = alt.Chart(df).encode(
+        y=alt.Y(f"{category}:N", title=None, sort=None, axis=alt.Axis(labelLimit=220, labelOverlap=False))
+    )
     ci = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("ci_low:Q", title="Share agreeing", axis=alt.Axis(format="%")), x2="ci_high:Q"
     )
@@ -161,32 +179,43 @@ def estimates_with_ci(frame: pd.DataFrame, category: str) -> alt.Chart:
         x="weighted:Q", tooltip=[f"{category}:N", "weighted:Q", "ci_low:Q", "ci_high:Q", "n_eff:Q"]
     )
     unweighted = base.mark_point(size=80, color="#d98c00").encode(x="unweighted:Q")
-    return (ci + weighted + unweighted).properties(
-        height=alt.Step(24) if len(df) else 120)
+    return (ci + weighted + unweighted).properties(height=alt.Step(24) if len(df) else 120)
 
 
 def theil_split(theil: pd.DataFrame) -> alt.Chart:
     """Stacked bars per quarter: between-district and within-district parts of Theil T."""
     df = theil.copy()
     df["quarter"] = _quarter_labels(df["period_start"])
-    long = df.melt(id_vars=["quarter", "theil_t"],
-                   value_vars=["between_district", "within_district"],
-                   var_name="part", value_name="contribution")
-    long["part"] = long["part"].map({"between_district": "Between districts",
-                                     "within_district": "Within districts"})
+    long = df.melt(
+        id_vars=["quarter", "theil_t"],
+        value_vars=["between_district", "within_district"],
+        var_name="part",
+        value_name="contribution",
+    )
+    long["part"] = long["part"].map(
+        {"between_district": "Between districts", "within_district": "Within districts"}
+    )
     return (
         alt.Chart(long)
         .mark_bar()
         .encode(
             x=alt.X("quarter:O", title="Quarter", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("contribution:Q", title="Theil T", stack=True),
-            color=alt.Color("part:N", title=None,
-                            scale=alt.Scale(domain=["Between districts", "Within districts"],
-                                            range=["#1f4e79", "#9ecae1"]),
-                            legend=alt.Legend(orient="bottom")),
+            color=alt.Color(
+                "part:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=["Between districts", "Within districts"], range=["#1f4e79", "#9ecae1"]
+                ),
+                legend=alt.Legend(orient="bottom"),
+            ),
             order=alt.Order("part:N"),
-            tooltip=["quarter:O", "part:N", alt.Tooltip("contribution:Q", format=".3f"),
-                     alt.Tooltip("theil_t:Q", title="Theil T", format=".3f")],
+            tooltip=[
+                "quarter:O",
+                "part:N",
+                alt.Tooltip("contribution:Q", format=".3f"),
+                alt.Tooltip("theil_t:Q", title="Theil T", format=".3f"),
+            ],
         )
         .properties(height=220)
     )
@@ -196,18 +225,22 @@ def share_over_time(city: pd.DataFrame) -> alt.Chart:
     """Weighted and unweighted city share per survey wave, as percent."""
     df = city.copy()
     df["wave"] = _quarter_labels(df["period_start"])
-    long = df.melt(id_vars=["wave"], value_vars=["weighted", "unweighted"], var_name="estimate",
-                   value_name="share")
+    long = df.melt(
+        id_vars=["wave"], value_vars=["weighted", "unweighted"], var_name="estimate", value_name="share"
+    )
     return (
         alt.Chart(long)
         .mark_line(point=True)
         .encode(
             x=alt.X("wave:O", title="Survey wave", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("share:Q", title="Share agreeing", axis=alt.Axis(format="%"),
-                    scale=alt.Scale(zero=False)),
-            color=alt.Color("estimate:N", title=None,
-                            scale=alt.Scale(domain=["weighted", "unweighted"],
-                                            range=["#1f4e79", "#d98c00"])),
+            y=alt.Y(
+                "share:Q", title="Share agreeing", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)
+            ),
+            color=alt.Color(
+                "estimate:N",
+                title=None,
+                scale=alt.Scale(domain=["weighted", "unweighted"], range=["#1f4e79", "#d98c00"]),
+            ),
             tooltip=["wave:O", "estimate:N", alt.Tooltip("share:Q", format=".1%")],
         )
         .properties(height=220)

@@ -78,8 +78,7 @@ def _query(sql: str, *params: object) -> pd.DataFrame:
 
 def table_exists(schema: str, table: str) -> bool:
     df = _query(
-        "select count(*) as n from information_schema.tables "
-        "where table_schema = ? and table_name = ?",
+        "select count(*) as n from information_schema.tables where table_schema = ? and table_name = ?",
         schema,
         table,
     )
@@ -88,8 +87,7 @@ def table_exists(schema: str, table: str) -> bool:
 
 def _columns(schema: str, table: str) -> set[str]:
     df = _query(
-        "select column_name from information_schema.columns "
-        "where table_schema = ? and table_name = ?",
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
         schema,
         table,
     )
@@ -128,9 +126,7 @@ def consideration_names() -> dict[int, str]:
         )
         names = {int(r.consideration): str(r.name) for r in df.itertuples()}
     else:
-        df = _query(
-            "select distinct consideration from marts.indicator_catalog order by consideration"
-        )
+        df = _query("select distinct consideration from marts.indicator_catalog order by consideration")
         names = {int(c): CONSIDERATION_SHORT_NAMES.get(int(c), "") for c in df["consideration"]}
     return {c: (f"{c}. {n}" if n else f"Consideration {c}") for c, n in names.items()}
 
@@ -473,8 +469,9 @@ def last_build() -> dict[str, Any] | None:
 def check_results(limit: int = 200) -> pd.DataFrame:
     """Quality-check outcomes per build (``ops.check_results``), newest first."""
     if not table_exists("ops", "check_results"):
-        return pd.DataFrame(columns=["checked_at", "build_id", "asset", "check_name", "severity",
-                                     "passed", "summary"])
+        return pd.DataFrame(
+            columns=["checked_at", "build_id", "asset", "check_name", "severity", "passed", "summary"]
+        )
     return _query(
         "select checked_at, build_id, asset, check_name, severity, passed, summary "
         "from ops.check_results order by checked_at desc, asset limit ?",

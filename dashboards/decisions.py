@@ -31,9 +31,21 @@ BUSY_TIMEOUT_MS = 30_000
 QUARTER_RE = re.compile(r"^\d{4}Q[1-4]$")
 
 COLUMNS = (
-    "entry_id", "recorded_at", "recorded_by", "review_quarter", "indicator_id", "decision",
-    "new_target", "effective_from", "action_text", "action_owner", "action_due", "action_status",
-    "action_completed_on", "rationale", "corrects_entry_id",
+    "entry_id",
+    "recorded_at",
+    "recorded_by",
+    "review_quarter",
+    "indicator_id",
+    "decision",
+    "new_target",
+    "effective_from",
+    "action_text",
+    "action_owner",
+    "action_due",
+    "action_status",
+    "action_completed_on",
+    "rationale",
+    "corrects_entry_id",
 )
 
 
@@ -179,8 +191,12 @@ class DecisionRegister:
                 yield con
                 con.execute(
                     "insert into audit_log (at, actor, action, detail) values (?, ?, ?, ?)",
-                    (dt.datetime.now().isoformat(timespec="seconds"), actor, action,
-                     json.dumps(detail, default=str, sort_keys=True)),
+                    (
+                        dt.datetime.now().isoformat(timespec="seconds"),
+                        actor,
+                        action,
+                        json.dumps(detail, default=str, sort_keys=True),
+                    ),
                 )
                 con.execute("commit")
             except BaseException:
@@ -291,8 +307,7 @@ class DecisionRegister:
 
     def audit_log(self) -> pd.DataFrame:
         with self._connect() as con:
-            return pd.read_sql_query("select at, actor, action, detail from audit_log order by id",
-                                     con)
+            return pd.read_sql_query("select at, actor, action, detail from audit_log order by id", con)
 
     # --- backups --------------------------------------------------------------------------
 

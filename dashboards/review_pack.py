@@ -82,12 +82,12 @@ def to_html(pack: ReviewPack) -> str:
         for key, label in SECTIONS
     )
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'\">"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
-        f"<p class=\"meta\">Generated {pack.generated_at:%Y-%m-%d %H:%M} by civicloop. "
+        f'<p class="meta">Generated {pack.generated_at:%Y-%m-%d %H:%M} by civicloop. '
         "Resident text is redacted.</p>"
         f"{body}</body></html>\n"
     )

@@ -21,8 +21,14 @@ from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 APP = Path(__file__).resolve().parent / "streamlit_app.py"
 PAGES = [
@@ -54,12 +60,25 @@ def running_app(env: dict[str, str] | None = None, timeout: float = 60) -> Itera
     """Start the app headless on 127.0.0.1 and yield its base URL; stop its process group."""
     port = free_port()
     cmd = [
-        str(Path(sys.executable).parent / "streamlit"), "run", str(APP),
-        "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        str(Path(sys.executable).parent / "streamlit"),
+        "run",
+        str(APP),
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
-    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -71,8 +90,9 @@ def running_app(env: dict[str, str] | None = None, timeout: float = 60) -> Itera
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start: "
-                                   + (proc.stderr.read().decode() if proc.stderr else ""))
+                raise RuntimeError(
+                    "streamlit did not start: " + (proc.stderr.read().decode() if proc.stderr else "")
+                )
             time.sleep(0.3)
         yield base
     finally:

@@ -23,20 +23,39 @@ st.set_page_config(page_title=f"civicloop · {config.city_name()}", layout="wide
 
 navigation = st.navigation(
     [
-        st.Page(PAGES / "overview.py", title="Overview", icon=":material/dashboard:",
-                url_path="overview", default=True),
-        st.Page(PAGES / "consideration.py", title="Consideration", icon=":material/insights:",
-                url_path="consideration"),
-        st.Page(PAGES / "equity.py", title="Equity", icon=":material/balance:",
-                url_path="equity"),
-        st.Page(PAGES / "resident_voice.py", title="Resident voice", icon=":material/forum:",
-                url_path="resident-voice"),
-        st.Page(PAGES / "survey.py", title="Survey", icon=":material/ballot:",
-                url_path="survey"),
-        st.Page(PAGES / "data_health.py", title="Data health", icon=":material/monitor_heart:",
-                url_path="data-health"),
-        st.Page(PAGES / "quarterly_review.py", title="Quarterly review",
-                icon=":material/gavel:", url_path="quarterly-review"),
+        st.Page(
+            PAGES / "overview.py",
+            title="Overview",
+            icon=":material/dashboard:",
+            url_path="overview",
+            default=True,
+        ),
+        st.Page(
+            PAGES / "consideration.py",
+            title="Consideration",
+            icon=":material/insights:",
+            url_path="consideration",
+        ),
+        st.Page(PAGES / "equity.py", title="Equity", icon=":material/balance:", url_path="equity"),
+        st.Page(
+            PAGES / "resident_voice.py",
+            title="Resident voice",
+            icon=":material/forum:",
+            url_path="resident-voice",
+        ),
+        st.Page(PAGES / "survey.py", title="Survey", icon=":material/ballot:", url_path="survey"),
+        st.Page(
+            PAGES / "data_health.py",
+            title="Data health",
+            icon=":material/monitor_heart:",
+            url_path="data-health",
+        ),
+        st.Page(
+            PAGES / "quarterly_review.py",
+            title="Quarterly review",
+            icon=":material/gavel:",
+            url_path="quarterly-review",
+        ),
     ]
 )
 navigation.run()

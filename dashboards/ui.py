@@ -36,7 +36,7 @@ def status_text(status: str | None) -> str:
 
 def status_badge(status: str) -> None:
     word, colour, icon = STATUS_WORDS.get(status, (str(status).title(), "gray", None))
-    st.badge(f"{word} ({status})", color=colour, icon=icon)
+    st.badge(f"{word} ({status})", color=colour, icon=icon)  # type: ignore[arg-type]
 
 
 def points(score: float | None) -> str:
@@ -67,8 +67,9 @@ def fmt_value(value: float | None, unit: str | None = None) -> str:
     return number if unit in ("", "ratio", "index") or len(unit) > 8 else f"{number} {unit}"
 
 
-def cell_value(value: float | None, status: str, n: int | None, min_n: int | None,
-               unit: str | None = None) -> str:
+def cell_value(
+    value: float | None, status: str, n: int | None, min_n: int | None, unit: str | None = None
+) -> str:
     """A value for a table cell; suppressed cells say so instead of showing zero or blank."""
     if status == "suppressed" or value is None or pd.isna(value):
         if min_n is not None and not pd.isna(min_n):
@@ -183,8 +184,13 @@ def table_height(rows: int, max_rows: int = 15) -> int:
     return 38 + 35 * max(1, min(rows, max_rows))
 
 
-GROUP_TYPE_WORDS = {"district": "District", "age_band": "Age", "sex": "Sex",
-                    "digital_access": "Digital access", "city": "City"}
+GROUP_TYPE_WORDS = {
+    "district": "District",
+    "age_band": "Age",
+    "sex": "Sex",
+    "digital_access": "Digital access",
+    "city": "City",
+}
 
 
 def group_label(group_type: str, group_value: str, district_names: dict[str, str]) -> str:

@@ -161,16 +161,22 @@ class Measured:
     timed_out: bool = False
 
 
-def run_measured(args: Sequence[str], *, env: dict[str, str] | None = None,
-                 timeout: float | None = None, log_path: Path | None = None,
-                 result_path: Path | None = None) -> Measured:
+def run_measured(
+    args: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+    log_path: Path | None = None,
+    result_path: Path | None = None,
+) -> Measured:
     """Run ``python -m pipelines.bench <args>`` in a child process and measure its whole tree."""
     command = [sys.executable, "-m", "pipelines.bench", *args]
     log = log_path.open("ab") if log_path else subprocess.DEVNULL
     started = time.time()
     try:
-        process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         sampler = TreeSampler(process.pid)
         sampler.start()
         timed_out = False
@@ -197,9 +203,17 @@ def run_measured(args: Sequence[str], *, env: dict[str, str] | None = None,
     result = {}
     if result_path and result_path.exists():
         result = json.loads(result_path.read_text(encoding="utf-8"))
-    return Measured(seconds=finished - started, peak_mib=peak, cpu_seconds=cpu,
-                    maxrss_mib=usage.ru_maxrss / 1024, returncode=process.returncode,
-                    started_at=started, samples=samples, result=result, timed_out=timed_out)
+    return Measured(
+        seconds=finished - started,
+        peak_mib=peak,
+        cpu_seconds=cpu,
+        maxrss_mib=usage.ru_maxrss / 1024,
+        returncode=process.returncode,
+        started_at=started,
+        samples=samples,
+        result=result,
+        timed_out=timed_out,
+    )
 
 
 # --- stage attribution --------------------------------------------------------------------
@@ -229,18 +243,26 @@ def split_build(measured: Measured) -> dict[str, dict[str, Any]]:
     stages: dict[str, dict[str, Any]] = {}
     for stage, spans in windows.items():
         peak, cpu = window_usage(measured.samples, spans)
-        stages[stage] = {"seconds": round(sum(end - start for start, end in spans), 3),
-                         "peak_mib": round(peak, 1), "cpu_seconds": round(cpu, 2),
-                         "steps": sorted({s["step_key"] for s in steps
-                                          if stage_of_step(s["step_key"]) == stage})}
+        stages[stage] = {
+            "seconds": round(sum(end - start for start, end in spans), 3),
+            "peak_mib": round(peak, 1),
+            "cpu_seconds": round(cpu, 2),
+            "steps": sorted({s["step_key"] for s in steps if stage_of_step(s["step_key"]) == stage}),
+        }
     # Everything outside the steps: interpreter start, imports, dbt parse, Dagster run set-up.
     in_steps = sum(stage["seconds"] for stage in stages.values())
-    outside = _complement(measured.started_at, measured.started_at + measured.seconds,
-                          [span for spans in windows.values() for span in spans])
+    outside = _complement(
+        measured.started_at,
+        measured.started_at + measured.seconds,
+        [span for spans in windows.values() for span in spans],
+    )
     peak, cpu = window_usage(measured.samples, outside)
-    stages["orchestration"] = {"seconds": round(max(measured.seconds - in_steps, 0.0), 3),
-                               "peak_mib": round(peak, 1), "cpu_seconds": round(cpu, 2),
-                               "steps": ["(imports, dbt parse, Dagster set-up, between steps)"]}
+    stages["orchestration"] = {
+        "seconds": round(max(measured.seconds - in_steps, 0.0), 3),
+        "peak_mib": round(peak, 1),
+        "cpu_seconds": round(cpu, 2),
+        "steps": ["(imports, dbt parse, Dagster set-up, between steps)"],
+    }
     return stages
 
 
@@ -282,26 +304,35 @@ def machine_info() -> dict[str, Any]:
         "load_average_at_start": list(os.getloadavg()),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        **{name: _version(name) for name in
-           ("duckdb", "polars", "dagster", "dbt-core", "dbt-duckdb", "great-expectations")},
+        **{
+            name: _version(name)
+            for name in ("duckdb", "polars", "dagster", "dbt-core", "dbt-duckdb", "great-expectations")
+        },
     }
 
 
 # --- child-process work (run as ``python -m pipelines.bench <task> ...``) ------------------
 
 
-def _task_generate(data_dir: Path, n_requests: int, quarters: int, respondents: int, seed: int,
-                   result_path: Path) -> None:
+def _task_generate(
+    data_dir: Path, n_requests: int, quarters: int, respondents: int, seed: int, result_path: Path
+) -> None:
     from pipelines.generate import generate_city
 
-    truth = generate_city(data_dir, n_requests=n_requests, quarters=quarters,
-                          survey_respondents_per_wave=respondents, seed=seed)
-    result_path.write_text(json.dumps({"end_exclusive": truth["end_exclusive"],
-                                       "requests_written": truth["feedback"]["requests_written"]}))
+    truth = generate_city(
+        data_dir, n_requests=n_requests, quarters=quarters, survey_respondents_per_wave=respondents, seed=seed
+    )
+    result_path.write_text(
+        json.dumps(
+            {
+                "end_exclusive": truth["end_exclusive"],
+                "requests_written": truth["feedback"]["requests_written"],
+            }
+        )
+    )
 
 
-def _task_generate_day(data_dir: Path, day: dt.date, n_requests: int, seed: int,
-                       result_path: Path) -> None:
+def _task_generate_day(data_dir: Path, day: dt.date, n_requests: int, seed: int, result_path: Path) -> None:
     from pipelines.generate import generate_feedback_day
 
     paths = generate_feedback_day(data_dir, day, n_requests=n_requests, seed=seed)
@@ -346,12 +377,26 @@ def _task_build(data_dir: Path, job_name: str, result_path: Path, profile_path: 
                 starts[record.step_key] = record.timestamp
             elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
                 if record.step_key in starts:
-                    steps.append({"step_key": record.step_key, "start": starts[record.step_key],
-                                  "end": record.timestamp, "outcome": event.event_type_value})
-    result_path.write_text(json.dumps({
-        "run_id": outcome.run_id, "success": outcome.success, "published": outcome.published,
-        "failed_steps": outcome.failed_steps, "failed_checks": outcome.failed_checks,
-        "steps": steps}))
+                    steps.append(
+                        {
+                            "step_key": record.step_key,
+                            "start": starts[record.step_key],
+                            "end": record.timestamp,
+                            "outcome": event.event_type_value,
+                        }
+                    )
+    result_path.write_text(
+        json.dumps(
+            {
+                "run_id": outcome.run_id,
+                "success": outcome.success,
+                "published": outcome.published,
+                "failed_steps": outcome.failed_steps,
+                "failed_checks": outcome.failed_checks,
+                "steps": steps,
+            }
+        )
+    )
 
 
 def floor_queries(raw_feedback_dir: Path, raw_reference_dir: Path) -> list[tuple[str, str]]:
@@ -360,6 +405,7 @@ def floor_queries(raw_feedback_dir: Path, raw_reference_dir: Path) -> list[tuple
     File globs are quoted literals because DuckDB table functions take no bound parameters for
     their file list; the paths come from the benchmark's own data directory.
     """
+
     def lit(path: Path) -> str:
         return "'" + str(path).replace("'", "''") + "'"
 
@@ -368,35 +414,47 @@ def floor_queries(raw_feedback_dir: Path, raw_reference_dir: Path) -> list[tuple
     districts_glob = lit(raw_reference_dir / "**" / "*districts.csv")
     services_glob = lit(raw_reference_dir / "**" / "*services.csv")
     ts = "try_cast(replace(left({0}, 19), 'T', ' ') as timestamp)"
-    ext = ("struct(district varchar, channel varchar, closed_datetime varchar, "
-           "first_response_datetime varchar)")
+    ext = (
+        "struct(district varchar, channel varchar, closed_datetime varchar, first_response_datetime varchar)"
+    )
     return [
-        ("load_reference", f"""
+        (
+            "load_reference",
+            f"""
             create or replace table aliases as
             select distinct lower(trim(alias)) as alias, district_code from (
                 select district_code, unnest(string_split(aliases, '|') || [district_code]) as alias
                 from read_csv({districts_glob}, union_by_name = true, all_varchar = true));
             create or replace table services as
             select distinct service_code, try_cast(sla_days as double) as sla_days
-            from read_csv({services_glob}, union_by_name = true, all_varchar = true);"""),
-        ("load_csv", f"""
+            from read_csv({services_glob}, union_by_name = true, all_varchar = true);""",
+        ),
+        (
+            "load_csv",
+            f"""
             create or replace table req_csv as
             select "Case ID" as request_id, {ts.format('"Opened"')} as opened_at,
                    {ts.format('"Closed"')} as closed_at, "Service Code" as service_code,
                    "Ward" as district, lower(trim("Channel")) as channel
             from read_csv({csv_glob}, union_by_name = true, all_varchar = true,
-                          ignore_errors = true, strict_mode = false)"""),
-        ("load_json", f"""
+                          ignore_errors = true, strict_mode = false)""",
+        ),
+        (
+            "load_json",
+            f"""
             create or replace table req_json as
-            select service_request_id as request_id, {ts.format('requested_datetime')} as opened_at,
-                   {ts.format('extended_attributes.closed_datetime')} as closed_at, service_code,
+            select service_request_id as request_id, {ts.format("requested_datetime")} as opened_at,
+                   {ts.format("extended_attributes.closed_datetime")} as closed_at, service_code,
                    extended_attributes.district as district,
                    lower(trim(extended_attributes.channel)) as channel
             from read_json({json_glob}, format = 'array', union_by_name = true,
                            columns = {{service_request_id: 'varchar', service_code: 'varchar',
                                        requested_datetime: 'varchar', updated_datetime: 'varchar',
-                                       extended_attributes: '{ext}'}})"""),
-        ("requests", """
+                                       extended_attributes: '{ext}'}})""",
+        ),
+        (
+            "requests",
+            """
             create or replace table requests as
             select r.request_id, r.opened_at, r.closed_at, r.service_code, a.district_code,
                    r.channel, date_diff('second', r.opened_at, r.closed_at) / 3600.0 as hours
@@ -404,31 +462,46 @@ def floor_queries(raw_feedback_dir: Path, raw_reference_dir: Path) -> list[tuple
             join aliases a on a.alias = lower(trim(r.district))
             where r.request_id is not null and r.opened_at is not null
             qualify row_number() over (partition by r.request_id
-                                       order by r.closed_at desc nulls last) = 1"""),
-        ("district_month_counts", """
+                                       order by r.closed_at desc nulls last) = 1""",
+        ),
+        (
+            "district_month_counts",
+            """
             select district_code, date_trunc('month', opened_at) as month, count(*) as n
-            from requests group by all"""),
-        ("resolution_by_service", """
+            from requests group by all""",
+        ),
+        (
+            "resolution_by_service",
+            """
             select service_code, median(hours) as median_h, quantile_cont(hours, 0.9) as p90_h
-            from requests where hours >= 0 group by all"""),
-        ("sla_share", """
+            from requests where hours >= 0 group by all""",
+        ),
+        (
+            "sla_share",
+            """
             select date_trunc('month', r.opened_at) as month,
                    avg(case when r.hours <= s.sla_days * 24 then 1.0 else 0.0 end) as sla_share
             from requests r join services s using (service_code)
-            where r.hours >= 0 group by all"""),
-        ("channel_share", """
+            where r.hours >= 0 group by all""",
+        ),
+        (
+            "channel_share",
+            """
             select month, channel, n / sum(n) over (partition by month) as share from (
                 select date_trunc('month', opened_at) as month, channel, count(*) as n
-                from requests group by all)"""),
-        ("district_disparity", """
+                from requests group by all)""",
+        ),
+        (
+            "district_disparity",
+            """
             select max(m) / nullif(min(m), 0) as disparity_ratio from (
                 select district_code, median(hours) as m from requests
-                where hours >= 0 group by all)"""),
+                where hours >= 0 group by all)""",
+        ),
     ]
 
 
-def _task_floor(data_dir: Path, db_path: Path, memory_limit: str, threads: int,
-                result_path: Path) -> None:
+def _task_floor(data_dir: Path, db_path: Path, memory_limit: str, threads: int, result_path: Path) -> None:
     import duckdb
 
     db_path.unlink(missing_ok=True)
@@ -456,28 +529,39 @@ def dashboard_calls(data: Any) -> dict[str, list[tuple[str, Callable[[], Any]]]]
     survey_period = data.survey_periods()[-1]
     question = str(data.survey_questions()["question_id"].iloc[0])
     return {
-        "overview": [("consideration_scores", data.consideration_scores),
-                     ("composite_scores", data.composite_scores),
-                     ("indicator_scores", lambda: data.indicator_scores(quarter))],
-        "consideration": [("indicator_series", lambda: data.indicator_series(1, "city")),
-                          ("targets_history", lambda: data.targets_history(1)),
-                          ("district_values", lambda: data.district_values(quarter, 1))],
-        "equity": [("disparity_ratios", lambda: data.disparity_ratios(quarter)),
-                   ("equity_theil", lambda: _call_flexibly(data.equity_theil, quarter)),
-                   ("reporting_rates", lambda: data.reporting_rates(quarter)),
-                   ("districts", data.districts)],
+        "overview": [
+            ("consideration_scores", data.consideration_scores),
+            ("composite_scores", data.composite_scores),
+            ("indicator_scores", lambda: data.indicator_scores(quarter)),
+        ],
+        "consideration": [
+            ("indicator_series", lambda: data.indicator_series(1, "city")),
+            ("targets_history", lambda: data.targets_history(1)),
+            ("district_values", lambda: data.district_values(quarter, 1)),
+        ],
+        "equity": [
+            ("disparity_ratios", lambda: data.disparity_ratios(quarter)),
+            ("equity_theil", lambda: _call_flexibly(data.equity_theil, quarter)),
+            ("reporting_rates", lambda: data.reporting_rates(quarter)),
+            ("districts", data.districts),
+        ],
         "resident_voice_search": [
             ("search_comments_text", lambda: data.search_comments("pothole", limit=50)),
             ("search_comments_all", lambda: data.search_comments("", limit=50)),
             ("comment_topics", data.comment_topics),
             ("text_trends", data.text_trends),
-            ("feedback_funnel", data.feedback_funnel)],
-        "survey": [("survey_estimates", lambda: data.survey_estimates(survey_period, question)),
-                   ("survey_estimates_all_periods", lambda: data.survey_estimates(None, question))],
-        "data_health": [("source_freshness", data.source_freshness),
-                        ("load_summary", data.load_summary),
-                        ("load_log", data.load_log),
-                        ("quarantine_reasons", data.quarantine_reasons)],
+            ("feedback_funnel", data.feedback_funnel),
+        ],
+        "survey": [
+            ("survey_estimates", lambda: data.survey_estimates(survey_period, question)),
+            ("survey_estimates_all_periods", lambda: data.survey_estimates(None, question)),
+        ],
+        "data_health": [
+            ("source_freshness", data.source_freshness),
+            ("load_summary", data.load_summary),
+            ("load_log", data.load_log),
+            ("quarantine_reasons", data.quarantine_reasons),
+        ],
     }
 
 
@@ -531,10 +615,13 @@ def _task_dashboard(data_dir: Path, runs: int, result_path: Path) -> None:
             page_ms.append((time.perf_counter() - page_started) * 1000)
         pages[page] = {
             "errors": errors,
-            "p50_ms": round(_percentile(page_ms, 50), 1), "p95_ms": round(_percentile(page_ms, 95), 1),
-            "queries": {name: {"p50_ms": round(_percentile(ms, 50), 1),
-                               "p95_ms": round(_percentile(ms, 95), 1)}
-                        for name, ms in query_ms.items() if ms},
+            "p50_ms": round(_percentile(page_ms, 50), 1),
+            "p95_ms": round(_percentile(page_ms, 95), 1),
+            "queries": {
+                name: {"p50_ms": round(_percentile(ms, 50), 1), "p95_ms": round(_percentile(ms, 95), 1)}
+                for name, ms in query_ms.items()
+                if ms
+            },
         }
     result_path.write_text(json.dumps({"runs": runs, "pages": pages}))
 
@@ -556,15 +643,15 @@ def _worker_main(argv: Sequence[str]) -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     if args.task == "generate":
-        _task_generate(args.data_dir, args.requests, args.quarters, args.respondents, args.seed,
-                       args.result)
+        _task_generate(args.data_dir, args.requests, args.quarters, args.respondents, args.seed, args.result)
     elif args.task == "generate-day":
         _task_generate_day(args.data_dir, args.day, args.requests, args.seed, args.result)
     elif args.task == "build":
         _task_build(args.data_dir, args.job, args.result, args.profile)
     elif args.task == "floor":
-        _task_floor(args.data_dir, args.data_dir / "bench_floor.duckdb", args.memory_limit,
-                    args.threads, args.result)
+        _task_floor(
+            args.data_dir, args.data_dir / "bench_floor.duckdb", args.memory_limit, args.threads, args.result
+        )
     else:
         _task_dashboard(args.data_dir, args.runs, args.result)
 
@@ -582,16 +669,27 @@ def default_respondents_per_wave(n_requests: int, quarters: int) -> int:
 
 
 def _measured_summary(measured: Measured) -> dict[str, Any]:
-    return {"seconds": round(measured.seconds, 3), "peak_mib": round(measured.peak_mib, 1),
-            "cpu_seconds": round(measured.cpu_seconds, 2),
-            "largest_process_maxrss_mib": round(measured.maxrss_mib, 1)}
+    return {
+        "seconds": round(measured.seconds, 3),
+        "peak_mib": round(measured.peak_mib, 1),
+        "cpu_seconds": round(measured.cpu_seconds, 2),
+        "largest_process_maxrss_mib": round(measured.maxrss_mib, 1),
+    }
 
 
-def benchmark_size(n_requests: int, *, work_dir: Path, quarters: int = 8,
-                   respondents_per_wave: int | None = None, seed: int = 20261128,
-                   dashboard_runs: int = 20, timeout: float | None = None,
-                   profile: bool = False, log: Callable[[str], None] = print,
-                   result: dict[str, Any] | None = None) -> dict[str, Any]:
+def benchmark_size(
+    n_requests: int,
+    *,
+    work_dir: Path,
+    quarters: int = 8,
+    respondents_per_wave: int | None = None,
+    seed: int = 20261128,
+    dashboard_runs: int = 20,
+    timeout: float | None = None,
+    profile: bool = False,
+    log: Callable[[str], None] = print,
+    result: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Generate, build, increment, floor and dashboard for one city size; returns the result dict.
 
     ``result`` (if given) is filled in as the stages finish, so a caller still has the finished
@@ -614,9 +712,13 @@ def benchmark_size(n_requests: int, *, work_dir: Path, quarters: int = 8,
         if remaining is not None and remaining <= 0:
             raise BenchmarkError(f"time limit reached before {name}")
         result_path = logs / f"{name}.json"
-        measured = run_measured([*args, "--data-dir", str(data_dir), "--result", str(result_path)],
-                                env=env, timeout=remaining, log_path=logs / f"{name}.log",
-                                result_path=result_path)
+        measured = run_measured(
+            [*args, "--data-dir", str(data_dir), "--result", str(result_path)],
+            env=env,
+            timeout=remaining,
+            log_path=logs / f"{name}.log",
+            result_path=result_path,
+        )
         if measured.timed_out:
             raise BenchmarkError(f"{name} hit the time limit; log: {logs / f'{name}.log'}")
         if measured.returncode != 0:
@@ -625,13 +727,32 @@ def benchmark_size(n_requests: int, *, work_dir: Path, quarters: int = 8,
         return measured
 
     result = {} if result is None else result
-    result.update({"n_requests": n_requests, "quarters": quarters,
-                   "survey_respondents_per_wave": respondents, "seed": seed,
-                   "data_dir": str(data_dir), "started_at": dt.datetime.now().isoformat(),
-                   "load_average_before": list(os.getloadavg())})
+    result.update(
+        {
+            "n_requests": n_requests,
+            "quarters": quarters,
+            "survey_respondents_per_wave": respondents,
+            "seed": seed,
+            "data_dir": str(data_dir),
+            "started_at": dt.datetime.now().isoformat(),
+            "load_average_before": list(os.getloadavg()),
+        }
+    )
     log(f"civicloop bench: {n_requests:,} requests in {data_dir}")
-    generation = run("generate", ["generate", "--requests", str(n_requests), "--quarters",
-                                  str(quarters), "--respondents", str(respondents), "--seed", str(seed)])
+    generation = run(
+        "generate",
+        [
+            "generate",
+            "--requests",
+            str(n_requests),
+            "--quarters",
+            str(quarters),
+            "--respondents",
+            str(respondents),
+            "--seed",
+            str(seed),
+        ],
+    )
     result["generation"] = _measured_summary(generation)
     result["inbox_mib"] = round(_folder_bytes(data_dir / "inbox") / MIB, 1)
     result["requests_written"] = generation.result.get("requests_written")
@@ -643,13 +764,18 @@ def benchmark_size(n_requests: int, *, work_dir: Path, quarters: int = 8,
     if not build.result.get("published"):
         raise BenchmarkError(f"the full build did not publish: {build.result}")
     stages = split_build(build)
-    result["full_build"] = {**_measured_summary(build), "run_id": build.result.get("run_id"),
-                            "stages": stages}
+    result["full_build"] = {
+        **_measured_summary(build),
+        "run_id": build.result.get("run_id"),
+        "stages": stages,
+    }
     result["warehouse_mib"] = round(settings.warehouse_path.stat().st_size / MIB, 1)
     result["published_mib"] = round(settings.published_path.stat().st_size / MIB, 1)
 
-    floor = run("floor", ["floor", "--memory-limit", settings.duckdb_memory_limit,
-                          "--threads", str(settings.duckdb_threads)])
+    floor = run(
+        "floor",
+        ["floor", "--memory-limit", settings.duckdb_memory_limit, "--threads", str(settings.duckdb_threads)],
+    )
     result["floor"] = {**_measured_summary(floor), **floor.result}
 
     dashboard = run("dashboard", ["dashboard", "--runs", str(dashboard_runs)])
@@ -657,14 +783,20 @@ def benchmark_size(n_requests: int, *, work_dir: Path, quarters: int = 8,
 
     day = dt.date.fromisoformat(generation.result["end_exclusive"])
     day_requests = max(1, round(n_requests / DAYS_OF_HISTORY))
-    day_gen = run("generate_day", ["generate-day", "--day", day.isoformat(), "--requests",
-                                   str(day_requests), "--seed", str(seed + 1)])
+    day_gen = run(
+        "generate_day",
+        ["generate-day", "--day", day.isoformat(), "--requests", str(day_requests), "--seed", str(seed + 1)],
+    )
     increment = run("refresh_feedback", ["build", "--job", "refresh_feedback"])
     if not increment.result.get("success"):
         raise BenchmarkError(f"the incremental build failed: {increment.result}")
-    result["incremental"] = {"day": day.isoformat(), "n_requests": day_requests,
-                             "generation_seconds": round(day_gen.seconds, 3),
-                             **_measured_summary(increment), "stages": split_build(increment)}
+    result["incremental"] = {
+        "day": day.isoformat(),
+        "n_requests": day_requests,
+        "generation_seconds": round(day_gen.seconds, 3),
+        **_measured_summary(increment),
+        "stages": split_build(increment),
+    }
 
     floor_seconds = floor.seconds
     for stage in stages.values():
@@ -686,21 +818,28 @@ def target_report(result: dict[str, Any]) -> dict[str, Any]:
         pages = result.get("dashboard", {}).get("pages", {})
         worst_p95 = max((page["p95_ms"] for page in pages.values()), default=None)
         checks = {
-            "full_build_vs_floor": (build["seconds"] / floor["seconds"],
-                                    TARGETS["full_build_vs_floor_max_10m"]),
+            "full_build_vs_floor": (
+                build["seconds"] / floor["seconds"],
+                TARGETS["full_build_vs_floor_max_10m"],
+            ),
             "full_build_peak_gib": (build["peak_mib"] / 1024, TARGETS["full_build_peak_gib_max_10m"]),
             "incremental_seconds": (result["incremental"]["seconds"], TARGETS["incremental_seconds_max_10m"]),
             "dashboard_worst_page_p95_ms": (worst_p95, TARGETS["dashboard_p95_ms_max_10m"]),
-            "generation_peak_gib": (result["generation"]["peak_mib"] / 1024,
-                                    TARGETS["generation_peak_gib_max_10m"]),
+            "generation_peak_gib": (
+                result["generation"]["peak_mib"] / 1024,
+                TARGETS["generation_peak_gib_max_10m"],
+            ),
         }
     elif n >= 1_000_000:
         checks = {"end_to_end_seconds": (result["end_to_end_seconds"], TARGETS["end_to_end_seconds_max_1m"])}
     else:
         checks = {}
     for name, (value, limit) in checks.items():
-        report[name] = {"measured": None if value is None else round(value, 2), "target_max": limit,
-                        "met": None if value is None else value <= limit}
+        report[name] = {
+            "measured": None if value is None else round(value, 2),
+            "target_max": limit,
+            "met": None if value is None else value <= limit,
+        }
     return report
 
 
@@ -723,40 +862,69 @@ def markdown_table(results: Sequence[dict[str, Any]], machine: dict[str, Any]) -
     def row(label: str, cells: list[str]) -> None:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
-    row("generation", [f"{r['generation']['seconds']:.1f} / {r['generation']['peak_mib']:.0f} / –"
-                       for r in results])
+    row(
+        "generation",
+        [f"{r['generation']['seconds']:.1f} / {r['generation']['peak_mib']:.0f} / –" for r in results],
+    )
     for stage in BUILD_STAGES:
         cells = []
         for r in results:
             s = r["full_build"]["stages"].get(stage)
-            cells.append("–" if s is None else
-                         f"{s['seconds']:.1f} / {s['peak_mib']:.0f} / {s.get('ratio_to_floor', 0):.1f}×")
+            cells.append(
+                "–"
+                if s is None
+                else f"{s['seconds']:.1f} / {s['peak_mib']:.0f} / {s.get('ratio_to_floor', 0):.1f}×"
+            )
         row(f"build: {stage}", cells)
-    row("**full build**", [f"**{r['full_build']['seconds']:.1f} / {r['full_build']['peak_mib']:.0f} / "
-                           f"{r['full_build']['ratio_to_floor']:.1f}×**" for r in results])
-    row("DuckDB floor", [f"{r['floor']['seconds']:.1f} / {r['floor']['peak_mib']:.0f} / 1.0×"
-                         for r in results])
+    row(
+        "**full build**",
+        [
+            f"**{r['full_build']['seconds']:.1f} / {r['full_build']['peak_mib']:.0f} / "
+            f"{r['full_build']['ratio_to_floor']:.1f}×**"
+            for r in results
+        ],
+    )
+    row(
+        "DuckDB floor",
+        [f"{r['floor']['seconds']:.1f} / {r['floor']['peak_mib']:.0f} / 1.0×" for r in results],
+    )
     row("end to end (generate + build)", [f"{r['end_to_end_seconds']:.1f} s" for r in results])
-    row("one-day increment (refresh_feedback)",
-        [f"{r['incremental']['seconds']:.1f} / {r['incremental']['peak_mib']:.0f} "
-         f"({r['incremental']['n_requests']:,} requests)" for r in results])
+    row(
+        "one-day increment (refresh_feedback)",
+        [
+            f"{r['incremental']['seconds']:.1f} / {r['incremental']['peak_mib']:.0f} "
+            f"({r['incremental']['n_requests']:,} requests)"
+            for r in results
+        ],
+    )
     for page in results[0].get("dashboard", {}).get("pages", {}):
-        row(f"dashboard {page} p50 / p95 ms",
-            [f"{r['dashboard']['pages'][page]['p50_ms']:.0f} / {r['dashboard']['pages'][page]['p95_ms']:.0f}"
-             for r in results])
+        row(
+            f"dashboard {page} p50 / p95 ms",
+            ["{p50_ms:.0f} / {p95_ms:.0f}".format(**r["dashboard"]["pages"][page]) for r in results],
+        )
     targets = [(r["n_requests"], name, t) for r in results for name, t in r["targets"].items()]
     if targets:
         lines += ["", "| size | target | measured | max | met |", "|---|---|---|---|---|"]
-        lines += [f"| {n:,} | {name} | {t['measured']} | {t['target_max']} | "
-                  f"{'yes' if t['met'] else 'no'} |" for n, name, t in targets]
+        lines += [
+            f"| {n:,} | {name} | {t['measured']} | {t['target_max']} | {'yes' if t['met'] else 'no'} |"
+            for n, name, t in targets
+        ]
     return "\n".join(lines) + "\n"
 
 
-def run_benchmark(sizes: Sequence[int], *, out_dir: Path = DEFAULT_OUT,
-                  work_dir: Path = DEFAULT_WORK_DIR, keep: bool = False,
-                  timeout_per_size: float | None = None, dashboard_runs: int = 20,
-                  quarters: int = 8, respondents_per_wave: int | None = None,
-                  profile: bool = False, log: Callable[[str], None] = print) -> list[Path]:
+def run_benchmark(
+    sizes: Sequence[int],
+    *,
+    out_dir: Path = DEFAULT_OUT,
+    work_dir: Path = DEFAULT_WORK_DIR,
+    keep: bool = False,
+    timeout_per_size: float | None = None,
+    dashboard_runs: int = 20,
+    quarters: int = 8,
+    respondents_per_wave: int | None = None,
+    profile: bool = False,
+    log: Callable[[str], None] = print,
+) -> list[Path]:
     """Benchmark each size in turn; writes one JSON per size and ``latest.md``; returns the JSONs."""
     out_dir.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
@@ -767,9 +935,17 @@ def run_benchmark(sizes: Sequence[int], *, out_dir: Path = DEFAULT_OUT,
     for n_requests in sizes:
         result: dict[str, Any] = {"machine": machine}
         try:
-            benchmark_size(n_requests, work_dir=work_dir, quarters=quarters,
-                           respondents_per_wave=respondents_per_wave, dashboard_runs=dashboard_runs,
-                           timeout=timeout_per_size, profile=profile, log=log, result=result)
+            benchmark_size(
+                n_requests,
+                work_dir=work_dir,
+                quarters=quarters,
+                respondents_per_wave=respondents_per_wave,
+                dashboard_runs=dashboard_runs,
+                timeout=timeout_per_size,
+                profile=profile,
+                log=log,
+                result=result,
+            )
         except BenchmarkError as exc:
             # Keep what was measured before the failure or the time limit: it is still a figure.
             result["incomplete"] = str(exc)

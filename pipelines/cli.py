@@ -169,8 +169,20 @@ def docs(
     if port:
         project_dir = str(settings.dbt_project_dir)
         subprocess.run(
-            [str(Path(sys.executable).with_name("dbt")), "docs", "serve", "--project-dir", project_dir,
-             "--profiles-dir", project_dir, "--host", "127.0.0.1", "--port", str(port), "--no-browser"],
+            [
+                str(Path(sys.executable).with_name("dbt")),
+                "docs",
+                "serve",
+                "--project-dir",
+                project_dir,
+                "--profiles-dir",
+                project_dir,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-browser",
+            ],
             check=False,
         )
 
@@ -197,10 +209,11 @@ def add_editor(
 
     settings = _settings(data_dir)
     password = getpass.getpass(f"Password for {username}: ")
-    if len(password) < 12:
-        console.print("[red]Use at least 12 characters.[/red]")
-        raise typer.Exit(code=1)
-    store_editor(settings.resolved_editors_file, username, password, role)
+    try:
+        store_editor(settings.resolved_editors_file, username, password, role, replace=True)
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
     console.print(f"Editor {username} saved in {settings.resolved_editors_file}")
 
 

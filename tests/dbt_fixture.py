@@ -70,22 +70,62 @@ TOPICS = {"POT": (1, "road surface"), "LIT": (2, "lighting"), "GRF": (3, "graffi
 
 # agency, kpi_id, unit, desired_change, {month: (actual, target)}
 KPIS = [
-    ("DTO", "dto_headcount", "FTE", "U",
-     {1: (8, 10), 2: (9, 10), 3: (10, 10), 4: (10, 12), 5: (11, 12), 6: (12, 12)}),
-    ("DTO", "staff_trained_share", "share", "U",
-     {1: (0.6, 0.6), 2: (0.62, 0.6), 3: (0.64, 0.6), 4: (0.66, 0.6), 5: (0.68, 0.6), 6: (0.7, 0.6)}),
-    ("DPW", "staff_trained_share", "share", "U",
-     {1: (0.4, 0.6), 2: (0.42, 0.6), 3: (0.44, 0.6), 4: (0.46, 0.6), 5: (0.48, 0.6), 6: (0.5, 0.6)}),
-    ("DPW", "cost_per_transaction", "EUR", "D",
-     {1: (4.0, 6.0), 2: (5.0, 6.0), 3: (6.0, 6.0), 4: (7.0, 6.0), 5: (6.5, 6.0), 6: (6.0, 6.0)}),
-    ("DTO", "digital_takeup", "share", "U",
-     {1: (0.5, 0.6), 2: (0.52, 0.6), 3: (0.54, 0.6), 4: (0.56, 0.6), 5: (0.58, 0.6), 6: (0.6, 0.6)}),
-    ("DTO", "completion_rate", "share", "U",
-     {1: (0.8, 0.8), 2: (0.81, 0.8), 3: (0.82, 0.8), 4: (0.83, 0.8), 5: (0.84, 0.8), 6: (0.85, 0.8)}),
-    ("DTO", "data_sharing_agreements", "count", "U",
-     {1: (2, 5), 2: (3, 5), 3: (4, 5), 4: (4, 5), 5: (5, 5), 6: (6, 5)}),
-    ("DTO", "referrals_resolved_share", "share", "U",
-     {1: (0.7, 0.8), 2: (0.75, 0.8), 3: (0.8, 0.8), 4: (0.82, 0.8), 5: (0.84, 0.8), 6: (0.86, 0.8)}),
+    (
+        "DTO",
+        "dto_headcount",
+        "FTE",
+        "U",
+        {1: (8, 10), 2: (9, 10), 3: (10, 10), 4: (10, 12), 5: (11, 12), 6: (12, 12)},
+    ),
+    (
+        "DTO",
+        "staff_trained_share",
+        "share",
+        "U",
+        {1: (0.6, 0.6), 2: (0.62, 0.6), 3: (0.64, 0.6), 4: (0.66, 0.6), 5: (0.68, 0.6), 6: (0.7, 0.6)},
+    ),
+    (
+        "DPW",
+        "staff_trained_share",
+        "share",
+        "U",
+        {1: (0.4, 0.6), 2: (0.42, 0.6), 3: (0.44, 0.6), 4: (0.46, 0.6), 5: (0.48, 0.6), 6: (0.5, 0.6)},
+    ),
+    (
+        "DPW",
+        "cost_per_transaction",
+        "EUR",
+        "D",
+        {1: (4.0, 6.0), 2: (5.0, 6.0), 3: (6.0, 6.0), 4: (7.0, 6.0), 5: (6.5, 6.0), 6: (6.0, 6.0)},
+    ),
+    (
+        "DTO",
+        "digital_takeup",
+        "share",
+        "U",
+        {1: (0.5, 0.6), 2: (0.52, 0.6), 3: (0.54, 0.6), 4: (0.56, 0.6), 5: (0.58, 0.6), 6: (0.6, 0.6)},
+    ),
+    (
+        "DTO",
+        "completion_rate",
+        "share",
+        "U",
+        {1: (0.8, 0.8), 2: (0.81, 0.8), 3: (0.82, 0.8), 4: (0.83, 0.8), 5: (0.84, 0.8), 6: (0.85, 0.8)},
+    ),
+    (
+        "DTO",
+        "data_sharing_agreements",
+        "count",
+        "U",
+        {1: (2, 5), 2: (3, 5), 3: (4, 5), 4: (4, 5), 5: (5, 5), 6: (6, 5)},
+    ),
+    (
+        "DTO",
+        "referrals_resolved_share",
+        "share",
+        "U",
+        {1: (0.7, 0.8), 2: (0.75, 0.8), 3: (0.8, 0.8), 4: (0.82, 0.8), 5: (0.84, 0.8), 6: (0.86, 0.8)},
+    ),
 ]
 
 SURVEY_QUESTIONS = {
@@ -102,22 +142,118 @@ SURVEY_QUESTIONS = {
 # entry_id, recorded_at, review_quarter, indicator_id, decision, new_target, effective_from,
 # action_text, action_owner, action_due, action_status, action_completed_on, rationale, corrects
 DECISIONS = [
-    ("E1", "2026-04-10 10:00", "2026Q1", "c5_response_share", "revise_target", 0.85, "2026-05-01",
-     None, None, None, None, None, "Staff shortage in the contact centre", None),
-    ("E2", "2026-04-12 09:00", "2026Q1", "c5_response_share", "revise_target", 0.70, "2026-05-01",
-     None, None, None, None, None, "Correction: the board agreed 0.70, not 0.85", "E1"),
-    ("E3", "2026-04-10 10:05", "2026Q1", "c4_trust", "keep_target", None, None,
-     None, None, None, None, None, "On track", None),
-    ("E4", "2026-04-10 10:10", "2026Q1", "c5_response_share", "add_action", None, None,
-     "Send an automatic acknowledgement", "311 team", "2026-05-31", "done", "2026-05-20",
-     "Residents do not hear back", None),
-    ("E5", "2026-04-10 10:15", "2026Q1", "c1_repeat_report_share", "add_action", None, None,
-     "Merge duplicate pothole reports", "DPW", "2026-06-15", "open", None,
-     "Repeat reports on the same spot", None),
-    ("E6", "2026-08-30 15:00", "2026Q2", "c3_cost_per_transaction", "revise_target", 5.5,
-     "2026-07-01", None, None, None, None, None, "", None),
-    ("E7", "2026-04-10 10:20", "2026Q1", "c3_data_sharing_agreements", "retire_indicator", None,
-     "2026-04-01", None, None, None, None, None, "Agreements are now tracked by the data office", None),
+    (
+        "E1",
+        "2026-04-10 10:00",
+        "2026Q1",
+        "c5_response_share",
+        "revise_target",
+        0.85,
+        "2026-05-01",
+        None,
+        None,
+        None,
+        None,
+        None,
+        "Staff shortage in the contact centre",
+        None,
+    ),
+    (
+        "E2",
+        "2026-04-12 09:00",
+        "2026Q1",
+        "c5_response_share",
+        "revise_target",
+        0.70,
+        "2026-05-01",
+        None,
+        None,
+        None,
+        None,
+        None,
+        "Correction: the board agreed 0.70, not 0.85",
+        "E1",
+    ),
+    (
+        "E3",
+        "2026-04-10 10:05",
+        "2026Q1",
+        "c4_trust",
+        "keep_target",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "On track",
+        None,
+    ),
+    (
+        "E4",
+        "2026-04-10 10:10",
+        "2026Q1",
+        "c5_response_share",
+        "add_action",
+        None,
+        None,
+        "Send an automatic acknowledgement",
+        "311 team",
+        "2026-05-31",
+        "done",
+        "2026-05-20",
+        "Residents do not hear back",
+        None,
+    ),
+    (
+        "E5",
+        "2026-04-10 10:15",
+        "2026Q1",
+        "c1_repeat_report_share",
+        "add_action",
+        None,
+        None,
+        "Merge duplicate pothole reports",
+        "DPW",
+        "2026-06-15",
+        "open",
+        None,
+        "Repeat reports on the same spot",
+        None,
+    ),
+    (
+        "E6",
+        "2026-08-30 15:00",
+        "2026Q2",
+        "c3_cost_per_transaction",
+        "revise_target",
+        5.5,
+        "2026-07-01",
+        None,
+        None,
+        None,
+        None,
+        None,
+        "",
+        None,
+    ),
+    (
+        "E7",
+        "2026-04-10 10:20",
+        "2026Q1",
+        "c3_data_sharing_agreements",
+        "retire_indicator",
+        None,
+        "2026-04-01",
+        None,
+        None,
+        None,
+        None,
+        None,
+        "Agreements are now tracked by the data office",
+        None,
+    ),
 ]
 
 
@@ -133,12 +269,32 @@ def _requests_rows() -> list[tuple]:
         first_response_at = opened_at + timedelta(hours=resp_h) if resp_h is not None else None
         _, name, category, agency, _ = next(s for s in SERVICES if s[0] == service)
         updated_at = closed_at or first_response_at or opened_at
-        rows.append((
-            rid, "open311", f"open311_requests_{opened[:10]}.json", service, name, category, agency,
-            district, channel, "closed" if closed_at else "open", opened_at, closed_at,
-            first_response_at, reopened, fixed, f"{name} reported near [ADDRESS]", f"p-{rid}",
-            lat, lon, updated_at, f"hash-{rid}", opened_at + timedelta(days=1),
-        ))
+        rows.append(
+            (
+                rid,
+                "open311",
+                f"open311_requests_{opened[:10]}.json",
+                service,
+                name,
+                category,
+                agency,
+                district,
+                channel,
+                "closed" if closed_at else "open",
+                opened_at,
+                closed_at,
+                first_response_at,
+                reopened,
+                fixed,
+                f"{name} reported near [ADDRESS]",
+                f"p-{rid}",
+                lat,
+                lon,
+                updated_at,
+                f"hash-{rid}",
+                opened_at + timedelta(days=1),
+            )
+        )
     return rows
 
 
@@ -152,25 +308,36 @@ def build_raw_fixture(db_path: Path) -> None:
         con.execute("create schema raw")
         con.execute("create schema ops")
 
-        con.execute("create table raw.districts (district_code varchar, district_name varchar, "
-                    "digital_access_rate double)")
-        con.executemany("insert into raw.districts values (?, ?, ?)",
-                        [(c, n, r) for c, n, r, _ in DISTRICTS])
+        con.execute(
+            "create table raw.districts (district_code varchar, district_name varchar, "
+            "digital_access_rate double)"
+        )
+        con.executemany("insert into raw.districts values (?, ?, ?)", [(c, n, r) for c, n, r, _ in DISTRICTS])
         con.execute("create table raw.district_aliases (alias_normalised varchar, district_code varchar)")
-        con.executemany("insert into raw.district_aliases values (?, ?)",
-                        [(n.lower(), c) for c, n, _, _ in DISTRICTS] + [("ward 1", "D01")])
-        con.execute("create table raw.population (district_code varchar, age_band varchar, sex varchar, "
-                    "population integer)")
-        con.executemany("insert into raw.population values (?, ?, ?, ?)",
-                        [(c, a, s, p) for c, _, _, p in DISTRICTS for a in AGE_BANDS for s in ("F", "M")])
-        con.execute("create table raw.services (service_code varchar, service_name varchar, "
-                    "category varchar, agency varchar, sla_days double)")
+        con.executemany(
+            "insert into raw.district_aliases values (?, ?)",
+            [(n.lower(), c) for c, n, _, _ in DISTRICTS] + [("ward 1", "D01")],
+        )
+        con.execute(
+            "create table raw.population (district_code varchar, age_band varchar, sex varchar, "
+            "population integer)"
+        )
+        con.executemany(
+            "insert into raw.population values (?, ?, ?, ?)",
+            [(c, a, s, p) for c, _, _, p in DISTRICTS for a in AGE_BANDS for s in ("F", "M")],
+        )
+        con.execute(
+            "create table raw.services (service_code varchar, service_name varchar, "
+            "category varchar, agency varchar, sla_days double)"
+        )
         con.executemany("insert into raw.services values (?, ?, ?, ?, ?)", SERVICES)
         con.execute("create table raw.district_boundaries (district_code varchar, geometry_json varchar)")
         con.executemany(
             "insert into raw.district_boundaries values (?, ?)",
-            [(c, f'{{"type": "Polygon", "coordinates": [[[0, {k}], [1, {k}], [1, {k + 1}], [0, {k}]]]}}')
-             for k, (c, _, _, _) in enumerate(DISTRICTS)],
+            [
+                (c, f'{{"type": "Polygon", "coordinates": [[[0, {k}], [1, {k}], [1, {k + 1}], [0, {k}]]]}}')
+                for k, (c, _, _, _) in enumerate(DISTRICTS)
+            ],
         )
 
         con.execute("""create table raw.feedback_requests (
@@ -181,22 +348,27 @@ def build_raw_fixture(db_path: Path) -> None:
             description varchar, reporter_pseudonym varchar, lat double, lon double,
             updated_at timestamp, record_hash varchar, loaded_at timestamp)""")
         requests = _requests_rows()
-        con.executemany("insert into raw.feedback_requests values (" + ", ".join(["?"] * 22) + ")",
-                        requests)
-        con.execute("create table raw.feedback_status_history (request_id varchar, status varchar, "
-                    "updated_at timestamp, source_file varchar, loaded_at timestamp)")
+        con.executemany("insert into raw.feedback_requests values (" + ", ".join(["?"] * 22) + ")", requests)
+        con.execute(
+            "create table raw.feedback_status_history (request_id varchar, status varchar, "
+            "updated_at timestamp, source_file varchar, loaded_at timestamp)"
+        )
         history = []
         for r in requests:
             history.append((r[0], "open", r[10], r[2], r[21]))
             if r[11] is not None:
                 history.append((r[0], "closed", r[11], r[2], r[21]))
         con.executemany("insert into raw.feedback_status_history values (?, ?, ?, ?, ?)", history)
-        con.execute("create table raw.feedback_text_scores (request_id varchar, sentiment double, "
-                    "topic_id integer, topic_label varchar)")
+        con.execute(
+            "create table raw.feedback_text_scores (request_id varchar, sentiment double, "
+            "topic_id integer, topic_label varchar)"
+        )
         con.executemany(
             "insert into raw.feedback_text_scores values (?, ?, ?, ?)",
-            [(rid, -0.5 if close_h is None else 0.25, *TOPICS[service])
-             for rid, _, _, service, _, _, close_h, *_ in REQUESTS],
+            [
+                (rid, -0.5 if close_h is None else 0.25, *TOPICS[service])
+                for rid, _, _, service, _, _, close_h, *_ in REQUESTS
+            ],
         )
 
         con.execute("""create table raw.kpi_observations (agency varchar, kpi_id varchar,
@@ -204,9 +376,21 @@ def build_raw_fixture(db_path: Path) -> None:
             desired_change varchar, unit varchar, source_file varchar)""")
         con.executemany(
             "insert into raw.kpi_observations values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(agency, kpi, kpi.replace("_", " "), date(2026, m, 1), a, t, dc, unit,
-              f"kpis_2026-{m:02d}.csv")
-             for agency, kpi, unit, dc, values in KPIS for m, (a, t) in values.items()],
+            [
+                (
+                    agency,
+                    kpi,
+                    kpi.replace("_", " "),
+                    date(2026, m, 1),
+                    a,
+                    t,
+                    dc,
+                    unit,
+                    f"kpis_2026-{m:02d}.csv",
+                )
+                for agency, kpi, unit, dc, values in KPIS
+                for m, (a, t) in values.items()
+            ],
         )
 
         con.execute("""create table raw.survey_respondents (respondent_id varchar, wave varchar,
@@ -222,15 +406,23 @@ def build_raw_fixture(db_path: Path) -> None:
             rid = f"S{i:02d}"
             district = "D01" if i <= 20 else "D02" if i <= 32 else "D03"
             age_band = {1: "18-34", 2: "35-54", 3: "55-74", 0: "75+"}[i % 4]
-            respondents.append((rid, "2026Q1", date(2026, 1, 1), district, age_band,
-                                "F" if i % 2 else "M", i % 5 != 0, "survey_2026Q1.csv"))
+            respondents.append(
+                (
+                    rid,
+                    "2026Q1",
+                    date(2026, 1, 1),
+                    district,
+                    age_band,
+                    "F" if i % 2 else "M",
+                    i % 5 != 0,
+                    "survey_2026Q1.csv",
+                )
+            )
             weights.append((rid, "2026Q1", 1.0, 2.0 if i % 4 == 0 else 1.0, False))
             for qid, (consideration, agrees) in SURVEY_QUESTIONS.items():
                 agree = bool(agrees(i))
-                answers.append((rid, "2026Q1", qid, consideration, 5.0 if agree else 2.0, 1.0, 5.0,
-                                agree))
-        con.executemany("insert into raw.survey_respondents values (?, ?, ?, ?, ?, ?, ?, ?)",
-                        respondents)
+                answers.append((rid, "2026Q1", qid, consideration, 5.0 if agree else 2.0, 1.0, 5.0, agree))
+        con.executemany("insert into raw.survey_respondents values (?, ?, ?, ?, ?, ?, ?, ?)", respondents)
         con.executemany("insert into raw.survey_answers values (?, ?, ?, ?, ?, ?, ?, ?)", answers)
         con.executemany("insert into raw.survey_weights values (?, ?, ?, ?, ?)", weights)
 
@@ -241,8 +433,10 @@ def build_raw_fixture(db_path: Path) -> None:
             rationale varchar, corrects_entry_id varchar)""")
         con.executemany(
             "insert into raw.review_decisions values (" + ", ".join(["?"] * 15) + ")",
-            [(e, f"{rec}:00", "review board", q, ind, dec, nt, eff, at, ao, ad, st, done, why, corr)
-             for e, rec, q, ind, dec, nt, eff, at, ao, ad, st, done, why, corr in DECISIONS],
+            [
+                (e, f"{rec}:00", "review board", q, ind, dec, nt, eff, at, ao, ad, st, done, why, corr)
+                for e, rec, q, ind, dec, nt, eff, at, ao, ad, st, done, why, corr in DECISIONS
+            ],
         )
 
         con.execute("""create table ops.load_log (file varchar, source varchar, sha256 varchar,
@@ -252,22 +446,49 @@ def build_raw_fixture(db_path: Path) -> None:
             "insert into ops.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 ("districts.csv", "reference", "a1", "loaded", None, 3, 3, 0, _ts("2026-01-01 06:00")),
-                ("open311_requests_2026-06-12.json", "feedback", "b1", "loaded", None, 1, 1, 0,
-                 _ts("2026-06-13 06:00")),
-                ("open311_requests_2026-06-12.json", "feedback", "b1", "duplicate", None, 1, 0, 0,
-                 _ts("2026-06-14 06:00")),
+                (
+                    "open311_requests_2026-06-12.json",
+                    "feedback",
+                    "b1",
+                    "loaded",
+                    None,
+                    1,
+                    1,
+                    0,
+                    _ts("2026-06-13 06:00"),
+                ),
+                (
+                    "open311_requests_2026-06-12.json",
+                    "feedback",
+                    "b1",
+                    "duplicate",
+                    None,
+                    1,
+                    0,
+                    0,
+                    _ts("2026-06-14 06:00"),
+                ),
                 ("kpis_2026-06.csv", "kpis", "c1", "loaded", None, 8, 8, 0, _ts("2026-07-03 06:00")),
-                ("survey_2026Q1.csv", "survey", "d1", "loaded", None, 40, 40, 0,
-                 _ts("2026-04-05 06:00")),
-                ("review_history.csv", "reviews", "e1", "loaded", None, 7, 7, 0,
-                 _ts("2026-08-31 06:00")),
-                ("broken.csv", "kpis", "f1", "rejected", "missing column kpi_id", 0, 0, 0,
-                 _ts("2026-07-04 06:00")),
+                ("survey_2026Q1.csv", "survey", "d1", "loaded", None, 40, 40, 0, _ts("2026-04-05 06:00")),
+                ("review_history.csv", "reviews", "e1", "loaded", None, 7, 7, 0, _ts("2026-08-31 06:00")),
+                (
+                    "broken.csv",
+                    "kpis",
+                    "f1",
+                    "rejected",
+                    "missing column kpi_id",
+                    0,
+                    0,
+                    0,
+                    _ts("2026-07-04 06:00"),
+                ),
             ],
         )
         con.execute("""create table ops.quarantine (file varchar, source varchar, line bigint,
             reason varchar, raw_record varchar, quarantined_at timestamp)""")
-        con.execute("insert into ops.quarantine values ('kpis_2026-06.csv', 'kpis', 9, "
-                    "'actual is not a number', '{\"actual\": \"n/a\"}', timestamp '2026-07-03 06:00')")
+        con.execute(
+            "insert into ops.quarantine values ('kpis_2026-06.csv', 'kpis', 9, "
+            "'actual is not a number', '{\"actual\": \"n/a\"}', timestamp '2026-07-03 06:00')"
+        )
     finally:
         con.close()

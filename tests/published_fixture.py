@@ -50,10 +50,18 @@ INDICATORS = [
     ("C2_01", 2, "Reopen rate", "%", "lower_is_better", 1.0, 30, 5.0, 4.6),
     ("C2_02", 2, "Fix confirmed by resident", "%", "higher_is_better", 1.0, 30, 70.0, 71.0),
     ("C2_03", 2, "Repeat requests at same address", "%", "lower_is_better", 1.0, 40, 8.0, 8.3),
-    ("C3_01", 3, "Requests per 1,000 residents (lowest district)", "per 1k", "higher_is_better",
-     1.0, 30, 40.0, 33.0),
-    ("C3_02", 3, "Share of requests by phone or walk-in", "%", "higher_is_better", 1.0, 30, 25.0,
-     26.0),
+    (
+        "C3_01",
+        3,
+        "Requests per 1,000 residents (lowest district)",
+        "per 1k",
+        "higher_is_better",
+        1.0,
+        30,
+        40.0,
+        33.0,
+    ),
+    ("C3_02", 3, "Share of requests by phone or walk-in", "%", "higher_is_better", 1.0, 30, 25.0, 26.0),
     ("C3_03", 3, "Survey: easy to contact the city", "%", "higher_is_better", 1.0, 30, 60.0, 57.0),
     ("C4_01", 4, "Requests made online", "%", "higher_is_better", 1.0, 30, 55.0, 58.0),
     ("C4_02", 4, "Survey: used a digital service", "%", "higher_is_better", 1.0, 30, 50.0, 47.0),
@@ -164,12 +172,21 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
         iid, cons, name, unit, direction, weight, min_n, target, _b = ind
         con.execute(
             "insert into marts.indicator_catalog values (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [iid, cons, CONSIDERATION_NAMES[cons], name,
-             f"{name} per quarter, measured in {unit}.", unit, direction, weight,
-             "fixed" if cons != 3 else "benchmark: city median of peers",
-             f"{iid.lower()}_numerator / {iid.lower()}_denominator",
-             "kpis" if cons in (1, 2) else ("survey" if "Survey" in name else "feedback"),
-             min_n, target],
+            [
+                iid,
+                cons,
+                CONSIDERATION_NAMES[cons],
+                name,
+                f"{name} per quarter, measured in {unit}.",
+                unit,
+                direction,
+                weight,
+                "fixed" if cons != 3 else "benchmark: city median of peers",
+                f"{iid.lower()}_numerator / {iid.lower()}_denominator",
+                "kpis" if cons in (1, 2) else ("survey" if "Survey" in name else "feedback"),
+                min_n,
+                target,
+            ],
         )
 
     # target history: the default, and one review revision for C1_03 effective 2025Q3
@@ -183,15 +200,31 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
         iid, cons, *_rest = ind
         con.execute(
             "insert into marts.indicator_targets_history values (?,?,?,?,?,?,?,?)",
-            [iid, ind[7], CATALOGUE_DATE, "fixed" if cons != 3 else "benchmark: city median of peers",
-             "catalogue", dt.datetime(2026, 1, 1), "catalogue default", 1],
+            [
+                iid,
+                ind[7],
+                CATALOGUE_DATE,
+                "fixed" if cons != 3 else "benchmark: city median of peers",
+                "catalogue",
+                dt.datetime(2026, 1, 1),
+                "catalogue default",
+                1,
+            ],
         )
         if iid in revised:
             eff, tgt = revised[iid]
             con.execute(
                 "insert into marts.indicator_targets_history values (?,?,?,?,?,?,?,?)",
-                [iid, tgt, eff, "review", "a.okafor", dt.datetime(2025, 6, 20, 14, 30),
-                 "Sustained over-performance; tighten the target (review 2025Q2).", 2],
+                [
+                    iid,
+                    tgt,
+                    eff,
+                    "review",
+                    "a.okafor",
+                    dt.datetime(2025, 6, 20, 14, 30),
+                    "Sustained over-performance; tighten the target (review 2025Q2).",
+                    2,
+                ],
             )
 
     def target_for(ind: tuple, period: dt.date) -> float:
@@ -218,9 +251,20 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
                 value = _value(rng, ind, qi, scope) if n >= ind[6] else None
                 target = target_for(ind, q)
                 score = score_of(value, target, ind[4])
-                rows.append([ind[0], q, "quarter", scope, value, target,
-                             None if score is None else round(score, 4), status_of(score), n,
-                             "1.0"])
+                rows.append(
+                    [
+                        ind[0],
+                        q,
+                        "quarter",
+                        scope,
+                        value,
+                        target,
+                        None if score is None else round(score, 4),
+                        status_of(score),
+                        n,
+                        "1.0",
+                    ]
+                )
                 if scope == "city":
                     city_scores[(ind[0], q)] = None if score is None else round(score, 4)
     con.executemany("insert into marts.indicator_values values (?,?,?,?,?,?,?,?,?,?)", rows)
@@ -236,15 +280,22 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
     for q in QUARTERS:
         cons_scores = []
         for cons in range(1, 7):
-            pairs = [(city_scores[(i[0], q)], i[5]) for i in INDICATORS
-                     if i[1] == cons and city_scores[(i[0], q)] is not None]
+            pairs = [
+                (city_scores[(i[0], q)], i[5])
+                for i in INDICATORS
+                if i[1] == cons and city_scores[(i[0], q)] is not None
+            ]
             score = round(sum(s * w for s, w in pairs) / sum(w for _s, w in pairs), 4)
             cons_scores.append(score)
-            con.execute("insert into marts.consideration_scores values (?,?,?,?,?,?)",
-                        [cons, q, "quarter", score, status_of(score), "1.0"])
+            con.execute(
+                "insert into marts.consideration_scores values (?,?,?,?,?,?)",
+                [cons, q, "quarter", score, status_of(score), "1.0"],
+            )
         comp = round(sum(cons_scores) / 6, 4)
-        con.execute("insert into marts.composite_scores values (?,?,?,?,?,?)",
-                    [q, "quarter", comp, status_of(comp), "1.0", 6])
+        con.execute(
+            "insert into marts.composite_scores values (?,?,?,?,?,?)",
+            [q, "quarter", comp, status_of(comp), "1.0", 6],
+        )
 
     con.execute(
         """create table marts.equity_theil (period_start date, grain varchar, theil_t double,
@@ -253,12 +304,15 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
     )
     for qi, q in enumerate(QUARTERS):
         between, within = round(0.02 + 0.002 * qi, 4), round(0.60 - 0.01 * qi, 4)
-        con.execute("insert into marts.equity_theil values (?,?,?,?,?,?,?,?)",
-                    [q, "quarter", round(between + within, 4), between, within, 2000 + qi, 3,
-                     "1.0"])
+        con.execute(
+            "insert into marts.equity_theil values (?,?,?,?,?,?,?,?)",
+            [q, "quarter", round(between + within, 4), between, within, 2000 + qi, 3, "1.0"],
+        )
         for m in range(3):  # month rows too: the page must pick the quarter grain
-            con.execute("insert into marts.equity_theil values (?,?,?,?,?,?,?,?)",
-                        [dt.date(q.year, q.month + m, 1), "month", 0.9, 0.3, 0.6, 700, 3, "1.0"])
+            con.execute(
+                "insert into marts.equity_theil values (?,?,?,?,?,?,?,?)",
+                [dt.date(q.year, q.month + m, 1), "month", 0.9, 0.3, 0.6, 700, 3, "1.0"],
+            )
 
     con.execute(
         """create table marts.feedback_funnel (period_start date, grain varchar, scope varchar,
@@ -273,10 +327,13 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
             confirmed = int(resolved * 0.55)
             for k, v in enumerate((received, responded, resolved, confirmed)):
                 totals[k] += v
-            con.execute("insert into marts.feedback_funnel values (?,?,?,?,?,?,?)",
-                        [q, "quarter", code, received, responded, resolved, confirmed])
-        con.execute("insert into marts.feedback_funnel values (?,?,?,?,?,?,?)",
-                    [q, "quarter", "city", *totals])
+            con.execute(
+                "insert into marts.feedback_funnel values (?,?,?,?,?,?,?)",
+                [q, "quarter", code, received, responded, resolved, confirmed],
+            )
+        con.execute(
+            "insert into marts.feedback_funnel values (?,?,?,?,?,?,?)", [q, "quarter", "city", *totals]
+        )
 
     con.execute(
         """create table marts.feedback_text_trends (period_start date, scope varchar,
@@ -290,10 +347,13 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
                 n = 5 + (mi + ti * 3) % 11
                 city_n += n
                 sent = round(math.sin(mi / 4 + ti) * 0.4 - 0.05 * ti, 3)
-                con.execute("insert into marts.feedback_text_trends values (?,?,?,?,?)",
-                            [m, code, topic, n, sent])
-            con.execute("insert into marts.feedback_text_trends values (?,?,?,?,?)",
-                        [m, "city", topic, city_n, round(math.sin(mi / 4 + ti) * 0.35, 3)])
+                con.execute(
+                    "insert into marts.feedback_text_trends values (?,?,?,?,?)", [m, code, topic, n, sent]
+                )
+            con.execute(
+                "insert into marts.feedback_text_trends values (?,?,?,?,?)",
+                [m, "city", topic, city_n, round(math.sin(mi / 4 + ti) * 0.35, 3)],
+            )
 
     con.execute(
         """create table marts.resident_comments (request_id varchar, opened_at timestamp,
@@ -302,8 +362,7 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
     )
     phrases = [
         ("Pothole on [STREET] getting deeper, nearly lost a tyre", "potholes", "roads"),
-        ("Street light flickering outside number [NUMBER] for weeks", "street lighting",
-         "lighting"),
+        ("Street light flickering outside number [NUMBER] for weeks", "street lighting", "lighting"),
         ("Bins not collected this week again, call [PHONE] ignored", "waste collection", "waste"),
         ("Loud music every night from the unit on [STREET]", "noise", "environment"),
         ("The online form timed out twice before I could submit", "online forms", "digital"),
@@ -320,8 +379,17 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
         opened = dt.datetime(2024, 1, 3, 8, 0) + dt.timedelta(days=18 * i, hours=i % 9)
         con.execute(
             "insert into marts.resident_comments values (?,?,?,?,?,?,?,?,?)",
-            [f"REQ-{10000 + i}", opened, DISTRICTS[i % 3][0], category, channels[i % 5],
-             statuses[i % 4], text, round(-0.6 + (i % 7) * 0.2, 2), topic],
+            [
+                f"REQ-{10000 + i}",
+                opened,
+                DISTRICTS[i % 3][0],
+                category,
+                channels[i % 5],
+                statuses[i % 4],
+                text,
+                round(-0.6 + (i % 7) * 0.2, 2),
+                topic,
+            ],
         )
 
     con.execute(
@@ -330,13 +398,20 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
         unweighted double, weighted double, n_eff double, design_effect double, ci_low double,
         ci_high double, suppressed boolean)"""
     )
-    questions = [("q_contact_easy", 3), ("q_digital_used", 4), ("q_satisfied", 5),
-                 ("q_trust", 5), ("q_told_outcome", 6), ("q_response_fast", 1)]
+    questions = [
+        ("q_contact_easy", 3),
+        ("q_digital_used", 4),
+        ("q_satisfied", 5),
+        ("q_trust", 5),
+        ("q_told_outcome", 6),
+        ("q_response_fast", 1),
+    ]
     for qi, q in enumerate(QUARTERS):
         for question, cons in questions:
             for gi, (gtype, gval) in enumerate(SURVEY_GROUPS):
-                n = {"city": 600, "district": 200, "age_band": 150, "sex": 300,
-                     "digital_access": 300}[gtype] + (qi * 7 + gi * 3) % 40
+                n = {"city": 600, "district": 200, "age_band": 150, "sex": 300, "digital_access": 300}[
+                    gtype
+                ] + (qi * 7 + gi * 3) % 40
                 if (gtype, gval) == ("age_band", "75+"):
                     n = 18 + qi  # below the survey minimum of 30: suppressed
                 if (gtype, gval) == ("digital_access", "false") and question == "q_digital_used":
@@ -351,11 +426,21 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
                 suppressed = n < 30
                 con.execute(
                     "insert into marts.survey_estimates values (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [q, question, cons, gtype, gval, n,
-                     None if suppressed else unweighted, None if suppressed else weighted,
-                     None if suppressed else n_eff, None if suppressed else deff,
-                     None if suppressed else round(max(0.0, weighted - half), 4),
-                     None if suppressed else round(min(1.0, weighted + half), 4), suppressed],
+                    [
+                        q,
+                        question,
+                        cons,
+                        gtype,
+                        gval,
+                        n,
+                        None if suppressed else unweighted,
+                        None if suppressed else weighted,
+                        None if suppressed else n_eff,
+                        None if suppressed else deff,
+                        None if suppressed else round(max(0.0, weighted - half), 4),
+                        None if suppressed else round(min(1.0, weighted + half), 4),
+                        suppressed,
+                    ],
                 )
 
     con.execute(
@@ -366,15 +451,39 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
     con.executemany(
         "insert into marts.review_actions values (?,?,?,?,?,?,?,?,?)",
         [
-            ["9b1f0c7e-0000-4000-8000-000000000001", "2025Q2", "C1_02",
-             "Add a second crew to the SLA backlog", "Streets manager",
-             dt.date(2025, 9, 30), "open", None, True],
-            ["9b1f0c7e-0000-4000-8000-000000000002", "2025Q2", "C4_02",
-             "Promote the app in libraries", "Digital lead", dt.date(2025, 8, 31), "done",
-             dt.date(2025, 8, 20), False],
-            ["9b1f0c7e-0000-4000-8000-000000000003", "2025Q3", "C6_01",
-             "Send outcome texts for closed requests", "Contact centre lead",
-             dt.date(2026, 3, 31), "open", None, False],
+            [
+                "9b1f0c7e-0000-4000-8000-000000000001",
+                "2025Q2",
+                "C1_02",
+                "Add a second crew to the SLA backlog",
+                "Streets manager",
+                dt.date(2025, 9, 30),
+                "open",
+                None,
+                True,
+            ],
+            [
+                "9b1f0c7e-0000-4000-8000-000000000002",
+                "2025Q2",
+                "C4_02",
+                "Promote the app in libraries",
+                "Digital lead",
+                dt.date(2025, 8, 31),
+                "done",
+                dt.date(2025, 8, 20),
+                False,
+            ],
+            [
+                "9b1f0c7e-0000-4000-8000-000000000003",
+                "2025Q3",
+                "C6_01",
+                "Send outcome texts for closed requests",
+                "Contact centre lead",
+                dt.date(2026, 3, 31),
+                "open",
+                None,
+                False,
+            ],
         ],
     )
 
@@ -385,13 +494,11 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
     )
     log = [
         ("inbox/reference/districts.csv", "reference", "loaded", None, 3, 3, 0, 0),
-        ("inbox/feedback/open311_requests_2025-12-30.json", "feedback", "loaded", None, 412,
-         409, 3, 1),
+        ("inbox/feedback/open311_requests_2025-12-30.json", "feedback", "loaded", None, 412, 409, 3, 1),
         ("inbox/feedback/city311_2025-12-30.csv", "feedback", "loaded", None, 388, 384, 4, 1),
         ("inbox/feedback/city311_2025-12-29.csv", "feedback", "duplicate", None, 0, 0, 0, 2),
         ("inbox/kpis/kpis_2025-12.csv", "kpis", "loaded", None, 120, 118, 2, 3),
-        ("inbox/kpis/kpis_2025-11.csv", "kpis", "rejected", "missing column: target", 0, 0, 0,
-         40),
+        ("inbox/kpis/kpis_2025-11.csv", "kpis", "rejected", "missing column: target", 0, 0, 0, 40),
         ("inbox/survey/survey_2025Q2.csv", "survey", "loaded", None, 1800, 1790, 10, 190),
         ("inbox/reviews/review_history.csv", "reviews", "loaded", None, 14, 14, 0, 20),
     ]
@@ -399,25 +506,48 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
     for i, (f, src, status, err, read, acc, quar, days_ago) in enumerate(log):
         con.execute(
             "insert into ops.load_log values (?,?,?,?,?,?,?,?,?)",
-            [f, src, f"{i:02d}" + "ab" * 31, status, err, read, acc, quar,
-             base - dt.timedelta(days=days_ago)],
+            [
+                f,
+                src,
+                f"{i:02d}" + "ab" * 31,
+                status,
+                err,
+                read,
+                acc,
+                quar,
+                base - dt.timedelta(days=days_ago),
+            ],
         )
     con.execute(
         """create table ops.quarantine (file varchar, source varchar, line integer,
         reason varchar, raw_record varchar, quarantined_at timestamp)"""
     )
-    reasons = {"feedback": ["unknown district", "unknown district", "unparseable timestamp",
-                            "closed before opened", "unknown district", "missing service_code",
-                            "unparseable timestamp"],
-               "kpis": ["actual is not a number", "period outside file month"],
-               "survey": ["answer outside scale"] * 6 + ["unknown wave"] * 4}
+    reasons = {
+        "feedback": [
+            "unknown district",
+            "unknown district",
+            "unparseable timestamp",
+            "closed before opened",
+            "unknown district",
+            "missing service_code",
+            "unparseable timestamp",
+        ],
+        "kpis": ["actual is not a number", "period outside file month"],
+        "survey": ["answer outside scale"] * 6 + ["unknown wave"] * 4,
+    }
     for src, rs in reasons.items():
         f = next(x[0] for x in log if x[1] == src and x[2] == "loaded")
         for j, reason in enumerate(rs):
             con.execute(
                 "insert into ops.quarantine values (?,?,?,?,?,?)",
-                [f, src, 10 + j, reason, json.dumps({"line": 10 + j, "note": "[REDACTED]"}),
-                 base - dt.timedelta(days=1)],
+                [
+                    f,
+                    src,
+                    10 + j,
+                    reason,
+                    json.dumps({"line": 10 + j, "note": "[REDACTED]"}),
+                    base - dt.timedelta(days=1),
+                ],
             )
     con.execute(
         """create table marts.source_freshness (source varchar, last_loaded_at timestamp,

@@ -26,8 +26,10 @@ def test_steps_map_to_the_reported_stages() -> None:
 
 
 def test_window_usage_takes_the_peak_inside_the_windows_only() -> None:
-    samples = [bench.Sample(at=float(t), rss_bytes=rss * bench.MIB, cpu_seconds=float(t))
-               for t, rss in [(0, 10), (1, 50), (2, 20), (3, 900), (4, 30)]]
+    samples = [
+        bench.Sample(at=float(t), rss_bytes=rss * bench.MIB, cpu_seconds=float(t))
+        for t, rss in [(0, 10), (1, 50), (2, 20), (3, 900), (4, 30)]
+    ]
     peak, cpu = bench.window_usage(samples, [(0.5, 2.0)])
     assert peak == 50
     assert cpu == pytest.approx(1.0)
@@ -48,16 +50,26 @@ def test_tree_usage_counts_a_child_process() -> None:
 
 def test_floor_queries_cover_the_core_aggregates() -> None:
     names = [name for name, _ in bench.floor_queries(Path("/x/raw/feedback"), Path("/x/raw/reference"))]
-    for aggregate in ("district_month_counts", "resolution_by_service", "sla_share", "channel_share",
-                      "district_disparity"):
+    for aggregate in (
+        "district_month_counts",
+        "resolution_by_service",
+        "sla_share",
+        "channel_share",
+        "district_disparity",
+    ):
         assert aggregate in names
 
 
 @pytest.mark.slow
 def test_harness_on_a_tiny_city_reports_every_stage(tmp_path: Path) -> None:
     written = bench.run_benchmark(
-        [5_000], out_dir=tmp_path / "results", work_dir=tmp_path / "work", dashboard_runs=2,
-        quarters=4, respondents_per_wave=300, log=lambda _line: None,
+        [5_000],
+        out_dir=tmp_path / "results",
+        work_dir=tmp_path / "work",
+        dashboard_runs=2,
+        quarters=4,
+        respondents_per_wave=300,
+        log=lambda _line: None,
     )
     assert len(written) == 1
     result = json.loads(written[0].read_text(encoding="utf-8"))
@@ -75,8 +87,14 @@ def test_harness_on_a_tiny_city_reports_every_stage(tmp_path: Path) -> None:
     assert "other" not in stages, stages.get("other")
     assert result["incremental"]["stages"]["ingest"]["seconds"] > 0
     pages = result["dashboard"]["pages"]
-    assert set(pages) == {"overview", "consideration", "equity", "resident_voice_search", "survey",
-                          "data_health"}
+    assert set(pages) == {
+        "overview",
+        "consideration",
+        "equity",
+        "resident_voice_search",
+        "survey",
+        "data_health",
+    }
     for page in pages.values():
         assert page["p50_ms"] > 0 and page["p95_ms"] >= page["p50_ms"]
     assert (tmp_path / "results" / "latest.md").read_text(encoding="utf-8").startswith("Machine:")

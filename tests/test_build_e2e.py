@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -47,10 +46,7 @@ def test_build_materializes_every_asset_and_publishes(built_city) -> None:
     from pipelines.definitions import defs
 
     assert outcome.success, (outcome.failed_steps, outcome.failed_checks)
-    expected = {
-        key.to_user_string()
-        for key in defs.resolve_asset_graph().materializable_asset_keys
-    }
+    expected = {key.to_user_string() for key in defs.resolve_asset_graph().materializable_asset_keys}
     assert expected - set(outcome.materialized) == set()
     assert outcome.published
     assert settings.published_path.exists()
@@ -128,13 +124,18 @@ def test_published_file_stays_readable_while_a_build_runs(built_city) -> None:
     settings, _, _ = built_city
     env = {**os.environ, "CIVICLOOP_DATA_DIR": str(settings.resolved_data_dir)}
     build = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "build"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "pipelines.cli", "build"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     time.sleep(1)
     reader = subprocess.run(
         [sys.executable, "-c", READER, str(settings.published_path), "8"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     build_output, _ = build.communicate(timeout=600)
     reads, errors = map(int, reader.stdout.split())

@@ -34,8 +34,7 @@ def test_add_load_authenticate(tmp_path: Path) -> None:
     text = path.read_text()
     assert "s3cret" not in text and "another-password" not in text
     editors = auth.load_editors(path)
-    assert {e.username: e.role for e in editors.values()} == {"alice": "admin",
-                                                             "bob.smith": "editor"}
+    assert {e.username: e.role for e in editors.values()} == {"alice": "admin", "bob.smith": "editor"}
     assert auth.authenticate(editors, "alice", "s3cret-password-1").role == "admin"
     assert auth.authenticate(editors, "alice", "another-password") is None
     assert auth.authenticate(editors, "nobody", "s3cret-password-1") is None
@@ -48,7 +47,10 @@ def test_add_editor_refuses_bad_input_and_duplicates(tmp_path: Path) -> None:
         auth.add_editor(path, "alice", "other-password-2")
     auth.add_editor(path, "alice", "other-password-2", replace=True)
     assert auth.authenticate(auth.load_editors(path), "alice", "other-password-2")
-    for name, pw, role in [('bad"name', "long-enough-pw", "editor"),
-                           ("ok", "short", "editor"), ("ok", "long-enough-pw", "root")]:
+    for name, pw, role in [
+        ('bad"name', "long-enough-pw", "editor"),
+        ("ok", "short", "editor"),
+        ("ok", "long-enough-pw", "root"),
+    ]:
         with pytest.raises(ValueError):
             auth.add_editor(path, name, pw, role)

@@ -73,8 +73,12 @@ def test_viewer_sees_no_write_controls(app, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{base}/quarterly-review?period=2025Q4")
     wait_rendered(page)
-    assert page.get_by_text(f"Red two quarters running — Requests closed within SLA "
-                            f"({RED_TWICE_INDICATOR})").count() == 1
+    assert (
+        page.get_by_text(
+            f"Red two quarters running — Requests closed within SLA ({RED_TWICE_INDICATOR})"
+        ).count()
+        == 1
+    )
     assert page.get_by_role("button", name="Record decision").count() == 0
     assert page.get_by_role("button", name="Save triggers").count() == 0
     assert page.get_by_text("read-only").count() >= 1
@@ -108,8 +112,9 @@ def test_editor_signs_in_and_records_a_target_revision(app, browser) -> None:
     item.get_by_role("button", name="Record decision").click()
     page.get_by_text("Recorded entry").wait_for(timeout=30_000)
     con = sqlite3.connect(root / "decisions" / "decisions.sqlite")
-    rows = con.execute("select indicator_id, decision, new_target, effective_from, recorded_by "
-                       "from decisions").fetchall()
+    rows = con.execute(
+        "select indicator_id, decision, new_target, effective_from, recorded_by from decisions"
+    ).fetchall()
     audit = con.execute("select actor, action from audit_log").fetchall()
     con.close()
     assert rows == [(RED_TWICE_INDICATOR, "revise_target", 80.0, "2026-01-01", "alice")]

@@ -24,8 +24,12 @@ def keep(indicator: str = "C1_01", rationale: str = "on track") -> Entry:
 
 def test_record_and_read_back(tmp_path: Path) -> None:
     reg = DecisionRegister(tmp_path / "d.sqlite")
-    eid = reg.record(Entry("2025Q4", "C1_03", "revise_target", "tighten", new_target=7.5,
-                           effective_from=dt.date(2026, 1, 1)), "alice")
+    eid = reg.record(
+        Entry(
+            "2025Q4", "C1_03", "revise_target", "tighten", new_target=7.5, effective_from=dt.date(2026, 1, 1)
+        ),
+        "alice",
+    )
     rows = reg.entries("2025Q4")
     assert list(rows["entry_id"]) == [eid]
     row = rows.iloc[0]
@@ -37,8 +41,7 @@ def test_record_and_read_back(tmp_path: Path) -> None:
     "entry",
     [
         Entry("2025Q4", "C1_01", "revise_target", "no value"),
-        Entry("2025Q4", "C1_01", "add_action", "no owner", action_text="x",
-              action_due=dt.date(2026, 1, 1)),
+        Entry("2025Q4", "C1_01", "add_action", "no owner", action_text="x", action_due=dt.date(2026, 1, 1)),
         Entry("2025Q4", "C1_01", "keep_target", "   "),
         Entry("2025-Q4", "C1_01", "keep_target", "bad quarter"),
         Entry("2025Q4", "C1_01", "delete_everything", "unknown decision"),
@@ -55,8 +58,12 @@ def test_append_only_update_and_delete_are_refused(tmp_path: Path) -> None:
     reg = DecisionRegister(tmp_path / "d.sqlite")
     reg.record(keep(), "alice")
     con = sqlite3.connect(reg.path)
-    for sql in ("update decisions set rationale = 'changed'", "delete from decisions",
-                "update audit_log set actor = 'mallory'", "delete from audit_log"):
+    for sql in (
+        "update decisions set rationale = 'changed'",
+        "delete from decisions",
+        "update audit_log set actor = 'mallory'",
+        "delete from audit_log",
+    ):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             con.execute(sql)
     con.close()
@@ -66,9 +73,19 @@ def test_append_only_update_and_delete_are_refused(tmp_path: Path) -> None:
 def test_correction_is_a_new_entry_and_supersedes(tmp_path: Path) -> None:
     reg = DecisionRegister(tmp_path / "d.sqlite")
     first = reg.record(keep(), "alice")
-    second = reg.correct(first, Entry("2025Q4", "C1_01", "add_action", "needs work",
-                                      action_text="Audit the queue", action_owner="Ops lead",
-                                      action_due=dt.date(2025, 11, 1)), "bob")
+    second = reg.correct(
+        first,
+        Entry(
+            "2025Q4",
+            "C1_01",
+            "add_action",
+            "needs work",
+            action_text="Audit the queue",
+            action_owner="Ops lead",
+            action_due=dt.date(2025, 11, 1),
+        ),
+        "bob",
+    )
     everything = reg.entries()
     assert list(everything["entry_id"]) == [first, second]
     assert everything.iloc[1]["corrects_entry_id"] == first
@@ -108,8 +125,7 @@ def test_backup_after_every_write_keeps_last_n(tmp_path: Path) -> None:
 def _writer(path: str, worker: int, count: int) -> None:
     reg = DecisionRegister(Path(path))
     for i in range(count):
-        reg.record(Entry("2025Q4", f"C{worker}_{i:02d}", "keep_target", f"w{worker} #{i}"),
-                   f"editor{worker}")
+        reg.record(Entry("2025Q4", f"C{worker}_{i:02d}", "keep_target", f"w{worker} #{i}"), f"editor{worker}")
 
 
 def test_two_processes_writing_concurrently_lose_nothing(
@@ -138,24 +154,43 @@ def test_two_processes_writing_concurrently_lose_nothing(
 def test_agenda_triggers_follow_settings() -> None:
     import pandas as pd
 
-    hist = pd.DataFrame({
-        "indicator_id": ["A", "A", "B", "B"], "name": ["a", "a", "b", "b"],
-        "consideration": [1, 1, 2, 2],
-        "period_start": pd.to_datetime(["2025-07-01", "2025-10-01"] * 2),
-        "score": [0.8, 0.82, 0.9, 1.05], "status": ["red", "red", "amber", "green"],
-    })
-    fresh = pd.DataFrame({"source": ["survey"], "is_stale": [True],
-                          "latest_data_at": [pd.Timestamp("2025-06-30")],
-                          "expected_cadence_days": [92]})
-    actions = pd.DataFrame({"indicator_id": ["B"], "action_text": ["x"], "action_owner": ["o"],
-                            "action_due": [dt.date(2025, 9, 1)], "action_status": ["open"],
-                            "is_overdue": [True]})
-    settings = {"trigger_red_two_quarters": True, "trigger_large_move": True,
-                "large_move_points": 10.0, "trigger_stale_data": True,
-                "trigger_action_overdue": True}
+    hist = pd.DataFrame(
+        {
+            "indicator_id": ["A", "A", "B", "B"],
+            "name": ["a", "a", "b", "b"],
+            "consideration": [1, 1, 2, 2],
+            "period_start": pd.to_datetime(["2025-07-01", "2025-10-01"] * 2),
+            "score": [0.8, 0.82, 0.9, 1.05],
+            "status": ["red", "red", "amber", "green"],
+        }
+    )
+    fresh = pd.DataFrame(
+        {
+            "source": ["survey"],
+            "is_stale": [True],
+            "latest_data_at": [pd.Timestamp("2025-06-30")],
+            "expected_cadence_days": [92],
+        }
+    )
+    actions = pd.DataFrame(
+        {
+            "indicator_id": ["B"],
+            "action_text": ["x"],
+            "action_owner": ["o"],
+            "action_due": [dt.date(2025, 9, 1)],
+            "action_status": ["open"],
+            "is_overdue": [True],
+        }
+    )
+    settings = {
+        "trigger_red_two_quarters": True,
+        "trigger_large_move": True,
+        "large_move_points": 10.0,
+        "trigger_stale_data": True,
+        "trigger_action_overdue": True,
+    }
     agenda = build_agenda(dt.date(2025, 10, 1), hist, fresh, actions, settings)
-    assert list(agenda["trigger"]) == ["red_two_quarters", "large_move", "stale_data",
-                                       "action_overdue"]
+    assert list(agenda["trigger"]) == ["red_two_quarters", "large_move", "stale_data", "action_overdue"]
     assert list(agenda["indicator_id"]) == ["A", "B", "source:survey", "B"]
     settings.update(large_move_points=20.0, trigger_stale_data=False)
     agenda = build_agenda(dt.date(2025, 10, 1), hist, fresh, actions, settings)

@@ -27,8 +27,16 @@ def test_dashboards_import_only_themselves_stdlib_and_third_party() -> None:
         assert "pipelines" not in roots, path
         assert "tests" not in roots and "published_fixture" not in roots, path
         local = roots - set(sys.stdlib_module_names) - ALLOWED_LOCAL
-        third_party = {"streamlit", "duckdb", "pandas", "altair", "bcrypt", "weasyprint",
-                       "playwright", "__future__"}
+        third_party = {
+            "streamlit",
+            "duckdb",
+            "pandas",
+            "altair",
+            "bcrypt",
+            "weasyprint",
+            "playwright",
+            "__future__",
+        }
         assert local <= third_party, (path, local - third_party)
 
 

@@ -64,8 +64,18 @@ def run_page(name: str, query: dict[str, str] | None = None) -> AppTest:
 
 def all_text(at: AppTest) -> str:
     parts: list[str] = []
-    for kind in ("markdown", "caption", "title", "header", "subheader", "info", "warning",
-                 "success", "error", "text"):
+    for kind in (
+        "markdown",
+        "caption",
+        "title",
+        "header",
+        "subheader",
+        "info",
+        "warning",
+        "success",
+        "error",
+        "text",
+    ):
         parts += [str(e.value) for e in at.get(kind)]
     parts += [f"{m.label} {m.value} {m.delta}" for m in at.metric]
     return "\n".join(parts)
@@ -86,13 +96,15 @@ def test_overview_shows_six_considerations_with_fixture_scores(env: Path) -> Non
         "where period_start = ? order by consideration",
         [LATEST_QUARTER],
     )
-    prev = dict(snapshot(
-        env,
-        "select consideration, score from marts.consideration_scores "
-        "where period_start = (select max(period_start) from marts.consideration_scores "
-        "where period_start < ?)",
-        [LATEST_QUARTER],
-    ))
+    prev = dict(
+        snapshot(
+            env,
+            "select consideration, score from marts.consideration_scores "
+            "where period_start = (select max(period_start) from marts.consideration_scores "
+            "where period_start < ?)",
+            [LATEST_QUARTER],
+        )
+    )
     metrics = {m.label: m for m in at.metric}
     cons_metrics = [m for label, m in metrics.items() if label[0].isdigit()]
     assert len(cons_metrics) == 6
@@ -100,8 +112,9 @@ def test_overview_shows_six_considerations_with_fixture_scores(env: Path) -> Non
         metric = next(m for m in cons_metrics if m.label.startswith(f"{number}."))
         assert metric.value == f"{100 * score:.1f}"
         assert metric.delta == f"{100 * (score - prev[number]):+.1f} pts vs last quarter"
-    composite = snapshot(env, "select score from marts.composite_scores where period_start = ?",
-                         [LATEST_QUARTER])[0][0]
+    composite = snapshot(
+        env, "select score from marts.composite_scores where period_start = ?", [LATEST_QUARTER]
+    )[0][0]
     assert metrics["Composite score"].value == f"{100 * composite:.1f}"
     text = all_text(at)
     # status in words, not colour alone
@@ -114,12 +127,15 @@ def test_overview_best_and_worst_five(env: Path) -> None:
     at = run_page("overview.py")
     best, worst = frames(at)[:2]
     assert len(best) == 5 and len(worst) == 5
-    expected_worst = [r[0] for r in snapshot(
-        env,
-        "select indicator_id from marts.indicator_values where scope = 'city' and "
-        "period_start = ? and score is not null order by score, indicator_id limit 5",
-        [LATEST_QUARTER],
-    )]
+    expected_worst = [
+        r[0]
+        for r in snapshot(
+            env,
+            "select indicator_id from marts.indicator_values where scope = 'city' and "
+            "period_start = ? and score is not null order by score, indicator_id limit 5",
+            [LATEST_QUARTER],
+        )
+    ]
     names = dict(snapshot(env, "select indicator_id, name from marts.indicator_catalog"))
     assert list(worst["Indicator"]) == [names[i] for i in expected_worst]  # names, not ids
     assert RED_TWICE_INDICATOR in expected_worst
@@ -129,8 +145,11 @@ def test_overview_best_and_worst_five(env: Path) -> None:
 
 def test_overview_period_from_url(env: Path) -> None:
     at = run_page("overview.py", {"period": "2024Q3"})
-    score = snapshot(env, "select score from marts.consideration_scores where consideration = 1 "
-                     "and period_start = '2024-07-01'")[0][0]
+    score = snapshot(
+        env,
+        "select score from marts.consideration_scores where consideration = 1 "
+        "and period_start = '2024-07-01'",
+    )[0][0]
     metric = next(m for m in at.metric if m.label.startswith("1."))
     assert metric.value == f"{100 * score:.1f}"
     assert at.query_params["period"] == ["2024Q3"] or at.query_params["period"] == "2024Q3"
@@ -149,8 +168,11 @@ def test_page_without_snapshot_says_so(tmp_path: Path, monkeypatch: pytest.Monke
 def test_consideration_page_indicators_targets_and_suppression(env: Path) -> None:
     at = run_page("consideration.py", {"consideration": "2", "period": "2025Q4"})
     subheaders = [s.value for s in at.subheader]
-    assert subheaders == ["Reopen rate", "Fix confirmed by resident",
-                          "Repeat requests at same address"]  # names, ids in the caption
+    assert subheaders == [
+        "Reopen rate",
+        "Fix confirmed by resident",
+        "Repeat requests at same address",
+    ]  # names, ids in the caption
     text = all_text(at)
     assert "Indicator C2_03" in text
     assert "Fix confirmed by resident per quarter" in text  # definition
@@ -243,14 +265,13 @@ def test_equity_page_theil_between_within_for_the_quarter(env: Path) -> None:
     values = pa.ipc.open_stream(chart.datasets[0].data.data).read_pandas()
     assert set(values["part"]) == {"Between districts", "Within districts"}
     assert len(values) == 2 * 8 and values["quarter"].str.fullmatch(r"\d{4}Q[1-4]").all()
-    assert values["contribution"].sum() == pytest.approx(sum(r[0] for r in snapshot(
-        env, "select theil_t from marts.equity_theil where grain = 'quarter'")))
+    assert values["contribution"].sum() == pytest.approx(
+        sum(r[0] for r in snapshot(env, "select theil_t from marts.equity_theil where grain = 'quarter'"))
+    )
     assert not any("equity_theil" in i.value for i in at.info)
 
 
-def test_equity_page_without_theil_table_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_equity_page_without_theil_table_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "published" / "civicloop.duckdb"
     build_published_fixture(db)
     con = duckdb.connect(str(db))
@@ -281,8 +302,12 @@ def test_resident_voice_search_escapes_and_funnel(env: Path) -> None:
     at.text_input(key="comment_search").input("%").run()
     assert frames(at)[0].empty
     funnel = frames(at)[1]
-    latest = snapshot(env, "select received, confirmed_fixed from marts.feedback_funnel "
-                      "where scope = 'city' and period_start = ?", [LATEST_QUARTER])[0]
+    latest = snapshot(
+        env,
+        "select received, confirmed_fixed from marts.feedback_funnel "
+        "where scope = 'city' and period_start = ?",
+        [LATEST_QUARTER],
+    )[0]
     assert list(funnel.iloc[-1][["Received", "Confirmed fixed"]]) == list(latest)
     assert len(at.get("vega_lite_chart")) == 2
 
@@ -297,8 +322,7 @@ def test_resident_voice_district_filter_from_url(env: Path) -> None:
 
 
 def test_survey_page_weighted_unweighted_and_suppressed(env: Path) -> None:
-    at = run_page("survey.py", {"question": "q_satisfied", "period": "2025Q4",
-                                "group": "age_band"})
+    at = run_page("survey.py", {"question": "q_satisfied", "period": "2025Q4", "group": "age_band"})
     table = frames(at)[0]
     assert list(table["Group"]) == ["18-34", "35-54", "55-74", "75+"]
     old = table[table["Group"] == "75+"].iloc[0]
@@ -322,8 +346,9 @@ def test_data_health_page(env: Path) -> None:
     sources = frames(at)[0].set_index("Source")
     assert sources.loc[STALE_SOURCE, "Fresh?"] == "STALE"
     assert sources.loc["feedback", "Fresh?"] == "fresh"
-    read, quarantined = snapshot(env, "select sum(rows_read), sum(rows_quarantined) from "
-                                 "ops.load_log where source = 'feedback'")[0]
+    read, quarantined = snapshot(
+        env, "select sum(rows_read), sum(rows_quarantined) from ops.load_log where source = 'feedback'"
+    )[0]
     assert sources.loc["feedback", "Rows quarantined"] == quarantined
     assert sources.loc["feedback", "Quarantine rate"] == f"{quarantined / read:.2%}"
     assert sources.loc["kpis", "Rejected files"] == 1
@@ -358,8 +383,7 @@ def test_review_agenda_viewer_has_no_write_controls(
     text = all_text(at)
     # indicators by name, with the id for reference
     assert f"Red two quarters running — Requests closed within SLA ({RED_TWICE_INDICATOR})" in text
-    assert f"Large move — Requests per 1,000 residents (lowest district) ({BIG_MOVE_INDICATOR})" \
-        in text
+    assert f"Large move — Requests per 1,000 residents (lowest district) ({BIG_MOVE_INDICATOR})" in text
     assert f"Stale data — source:{STALE_SOURCE}" in text
     assert "Action past due — Requests closed within SLA (C1_02)" in text
     assert "(consideration?consideration=1&period=2025Q4&indicator=C1_02)" in text
@@ -368,7 +392,10 @@ def test_review_agenda_viewer_has_no_write_controls(
     assert labels == {"Sign in"}
     assert "not configured" in text  # st.login/OIDC availability is stated
     assert [b.label for b in at.get("download_button")] == [
-        "Download HTML", "Download CSV (zip)", "Download PDF"]
+        "Download HTML",
+        "Download CSV (zip)",
+        "Download PDF",
+    ]
 
 
 def test_review_editor_signs_in_and_records_a_revision(
@@ -401,9 +428,13 @@ def test_review_editor_signs_in_and_records_a_revision(
     entries = reg.entries("2025Q4")
     assert len(entries) == 1
     e = entries.iloc[0]
-    assert (e["indicator_id"], e["decision"], e["new_target"], e["effective_from"],
-            e["recorded_by"]) == (RED_TWICE_INDICATOR, "revise_target", 80.0, "2026-01-01",
-                                  "alice")
+    assert (e["indicator_id"], e["decision"], e["new_target"], e["effective_from"], e["recorded_by"]) == (
+        RED_TWICE_INDICATOR,
+        "revise_target",
+        80.0,
+        "2026-01-01",
+        "alice",
+    )
     assert list(reg.audit_log()["actor"]) == ["alice"]
     assert list((root / "decisions" / "backups").glob("decisions-*.sqlite"))
     register_table = frames(at)[0]

@@ -24,19 +24,34 @@ def make_pack() -> review_pack.ReviewPack:
         city="Sample City",
         quarter="2025Q4",
         tables={
-            "agenda": pd.DataFrame({"item": [1], "trigger": ["Red two quarters running"],
-                                    "indicator_id": ["C1_02"],
-                                    "detail": [f"Resident said {SCRIPT}"]}),
-            "scorecard": pd.DataFrame({"consideration": ["1. Responsiveness", "Composite"],
-                                       "score": ["92.5", "101.3"],
-                                       "status": ["Near target (amber)", "On target (green)"]}),
-            "decisions": pd.DataFrame({
-                "indicator_id": ["C1_02", "C1_03", "C2_01", "C2_02"],
-                "decision": ["add_action"] * 4,
-                "rationale": ['=HYPERLINK("http://evil.example","x")', "+1", "-2", "@SUM(A1)"],
-            }),
-            "actions": pd.DataFrame({"action_text": ["\tTabbed", "\rReturn", "plain"],
-                                     "action_due": [pd.Timestamp("2026-03-31")] * 3}),
+            "agenda": pd.DataFrame(
+                {
+                    "item": [1],
+                    "trigger": ["Red two quarters running"],
+                    "indicator_id": ["C1_02"],
+                    "detail": [f"Resident said {SCRIPT}"],
+                }
+            ),
+            "scorecard": pd.DataFrame(
+                {
+                    "consideration": ["1. Responsiveness", "Composite"],
+                    "score": ["92.5", "101.3"],
+                    "status": ["Near target (amber)", "On target (green)"],
+                }
+            ),
+            "decisions": pd.DataFrame(
+                {
+                    "indicator_id": ["C1_02", "C1_03", "C2_01", "C2_02"],
+                    "decision": ["add_action"] * 4,
+                    "rationale": ['=HYPERLINK("http://evil.example","x")', "+1", "-2", "@SUM(A1)"],
+                }
+            ),
+            "actions": pd.DataFrame(
+                {
+                    "action_text": ["\tTabbed", "\rReturn", "plain"],
+                    "action_due": [pd.Timestamp("2026-03-31")] * 3,
+                }
+            ),
         },
     )
 
@@ -49,18 +64,19 @@ def test_html_is_standalone_and_escaped() -> None:
     for heading in ("Agenda", "Scorecard", "Decisions", "Actions"):
         assert f"<h2>{heading}</h2>" in doc
     assert "Sample City — quarterly review 2025Q4" in doc and "2026-03-31" in doc
-    assert "http-equiv=\"Content-Security-Policy\"" in doc
+    assert 'http-equiv="Content-Security-Policy"' in doc
 
 
 def test_csv_neutralises_formulas() -> None:
     data = zipfile.ZipFile(io.BytesIO(review_pack.to_csv_zip(make_pack())))
     assert sorted(data.namelist()) == sorted(
-        f"review_2025Q4_{k}.csv" for k in ("agenda", "scorecard", "decisions", "actions"))
+        f"review_2025Q4_{k}.csv" for k in ("agenda", "scorecard", "decisions", "actions")
+    )
     rows = list(csv.reader(io.StringIO(data.read("review_2025Q4_decisions.csv").decode("utf-8-sig"))))
-    assert [r[2] for r in rows[1:]] == ["'=HYPERLINK(\"http://evil.example\",\"x\")", "'+1", "'-2",
-                                        "'@SUM(A1)"]
-    actions = list(csv.reader(io.StringIO(
-        data.read("review_2025Q4_actions.csv").decode("utf-8-sig"), newline="")))
+    assert [r[2] for r in rows[1:]] == ['\'=HYPERLINK("http://evil.example","x")', "'+1", "'-2", "'@SUM(A1)"]
+    actions = list(
+        csv.reader(io.StringIO(data.read("review_2025Q4_actions.csv").decode("utf-8-sig"), newline=""))
+    )
     assert [r[0] for r in actions[1:]] == ["'\tTabbed", "'\rReturn", "plain"]
     agenda = data.read("review_2025Q4_agenda.csv").decode("utf-8-sig")
     assert SCRIPT in agenda  # CSV is data, not markup: text kept verbatim, only formulas defused

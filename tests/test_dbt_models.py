@@ -26,10 +26,22 @@ except ModuleNotFoundError:
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 MARTS = (
-    "indicator_catalog", "indicator_values", "consideration_scores", "composite_scores",
-    "districts", "indicator_targets_history", "feedback_funnel", "feedback_text_trends",
-    "resident_comments", "survey_estimates", "review_actions", "equity_theil", "source_freshness",
-    "weight_sensitivity", "indicator_targets_log", "equity_district_resolution",
+    "indicator_catalog",
+    "indicator_values",
+    "consideration_scores",
+    "composite_scores",
+    "districts",
+    "indicator_targets_history",
+    "feedback_funnel",
+    "feedback_text_trends",
+    "resident_comments",
+    "survey_estimates",
+    "review_actions",
+    "equity_theil",
+    "source_freshness",
+    "weight_sensitivity",
+    "indicator_targets_log",
+    "equity_district_resolution",
 )
 METHOD_VERSION = "1.1"
 DBT_ENV = {
@@ -58,14 +70,20 @@ def run_dbt(db_path: Path, work_dir: Path, *args: str):
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
-        result = dbtRunner().invoke([
-            *args,
-            "--project-dir", str(PROJECT_DIR),
-            "--profiles-dir", str(PROJECT_DIR),
-            "--target-path", str(work_dir / "target"),
-            "--log-path", str(work_dir / "logs"),
-            "--quiet",
-        ])
+        result = dbtRunner().invoke(
+            [
+                *args,
+                "--project-dir",
+                str(PROJECT_DIR),
+                "--profiles-dir",
+                str(PROJECT_DIR),
+                "--target-path",
+                str(work_dir / "target"),
+                "--log-path",
+                str(work_dir / "logs"),
+                "--quiet",
+            ]
+        )
     finally:
         _close_dbt_duckdb_environment()
         for key, value in saved.items():
@@ -196,8 +214,11 @@ def test_theil_matches_hand_computation(con):
         len(xs) / len(values) * (sum(xs) / len(xs) / mu) * math.log(sum(xs) / len(xs) / mu)
         for xs in q1.values()
     )
-    theil = row(con, "select * from marts.equity_theil where grain = 'quarter' and period_start = ?",
-                [date(2026, 1, 1)])
+    theil = row(
+        con,
+        "select * from marts.equity_theil where grain = 'quarter' and period_start = ?",
+        [date(2026, 1, 1)],
+    )
     assert theil["n"] == len(values) == 14
     assert theil["theil_t"] == pytest.approx(_theil(values))
     assert theil["between_district"] == pytest.approx(between)
@@ -234,9 +255,10 @@ def test_trust_and_survey_estimate(con):
     trust = indicator(con, "c4_trust", "2026-01-01", "quarter")
     assert trust["value"] == pytest.approx(0.56)
     assert trust["score"] == pytest.approx(1.12) and trust["status"] == "green"
-    est = row(con, "select * from marts.survey_estimates where question_id = 'trust_city' "
-                   "and group_type = 'city'")
-    n_eff = 50 ** 2 / 70  # sum w = 30 + 20, sum w^2 = 30 + 40
+    est = row(
+        con, "select * from marts.survey_estimates where question_id = 'trust_city' and group_type = 'city'"
+    )
+    n_eff = 50**2 / 70  # sum w = 30 + 20, sum w^2 = 30 + 40
     assert est["n"] == 40
     assert est["unweighted"] == pytest.approx(0.45)
     assert est["weighted"] == pytest.approx(0.56)
@@ -277,13 +299,17 @@ def test_suppression_rule(con):
     # survey district cells (D01 has 20 respondents < 30)
     d01 = indicator(con, "c4_trust", "2026-01-01", "quarter", "D01")
     assert d01["status"] == "suppressed" and d01["value"] is None
-    est = row(con, "select * from marts.survey_estimates where question_id = 'trust_city' "
-                   "and group_type = 'district' and group_value = 'D01'")
+    est = row(
+        con,
+        "select * from marts.survey_estimates where question_id = 'trust_city' "
+        "and group_type = 'district' and group_value = 'D01'",
+    )
     assert est["suppressed"] is True and est["weighted"] is None and est["n"] == 20
     # no suppressed row anywhere carries a value
-    leaks = con.execute("select count(*) from marts.indicator_values "
-                        "where status = 'suppressed' and (value is not null or score is not null)"
-                        ).fetchone()[0]
+    leaks = con.execute(
+        "select count(*) from marts.indicator_values "
+        "where status = 'suppressed' and (value is not null or score is not null)"
+    ).fetchone()[0]
     assert leaks == 0
 
 
@@ -330,7 +356,8 @@ def test_share_on_target_counts_the_other_indicators(con, quarter):
     others = con.execute(
         "select status from marts.indicator_values where scope = 'city' and grain = 'quarter' "
         "and period_start = ? and weight > 0 and indicator_id <> 'c6_share_on_target' "
-        "and status <> 'suppressed' and not is_retired", [date.fromisoformat(quarter)],
+        "and status <> 'suppressed' and not is_retired",
+        [date.fromisoformat(quarter)],
     ).fetchall()
     green = sum(1 for (status,) in others if status == "green")
     share = indicator(con, "c6_share_on_target", quarter, "quarter")
@@ -364,8 +391,11 @@ def test_consideration_and_composite_scores(con):
             assert score is None and status == "suppressed"
     q1 = [s for c, p, g, s, _ in scores if p == date(2026, 1, 1) and g == "quarter"]
     assert len(q1) == 6
-    composite = row(con, "select * from marts.composite_scores where grain = 'quarter' "
-                         "and period_start = ?", [date(2026, 1, 1)])
+    composite = row(
+        con,
+        "select * from marts.composite_scores where grain = 'quarter' and period_start = ?",
+        [date(2026, 1, 1)],
+    )
     assert composite["score"] == pytest.approx(sum(q1) / 6)
     assert composite["n_considerations"] == 6
     assert composite["method_version"] == METHOD_VERSION
@@ -387,8 +417,12 @@ def test_district_disparity_ratio(con):
     assert q1["score"] == pytest.approx(1.25 / expected) and q1["status"] == "red"
     # per district (marts.equity_district_resolution), D02 in Q1: closed 96, 72, 200, 60, 50 ->
     # median 72; ratios POT 78 / 39 (2 closed), LIT 61 / 12 (2), GRF 200 / 35 (1), volume-weighted
-    d02 = row(con, "select * from marts.equity_district_resolution where grain = 'quarter' "
-                   "and period_start = ? and district_code = 'D02'", [date(2026, 1, 1)])
+    d02 = row(
+        con,
+        "select * from marts.equity_district_resolution where grain = 'quarter' "
+        "and period_start = ? and district_code = 'D02'",
+        [date(2026, 1, 1)],
+    )
     assert (d02["n_closed"], d02["median_resolution_hours"]) == (5, 72)
     assert d02["disparity_ratio"] == pytest.approx((2.0 * 2 + 61 / 12 * 2 + 200 / 35) / 5)
 
@@ -440,8 +474,7 @@ def test_response_time_reopen_and_fix_confirmation(con):
 
 def test_retired_indicator_leaves_the_scores_from_its_effective_date(con):
     # E7 retires c3_data_sharing_agreements from 2026-04-01
-    catalog = dict(con.execute(
-        "select indicator_id, retired_from from marts.indicator_catalog").fetchall())
+    catalog = dict(con.execute("select indicator_id, retired_from from marts.indicator_catalog").fetchall())
     assert catalog.pop("c3_data_sharing_agreements") == date(2026, 4, 1)
     assert set(catalog.values()) == {None}
     q1 = indicator(con, "c3_data_sharing_agreements", "2026-01-01", "quarter")
@@ -452,29 +485,54 @@ def test_retired_indicator_leaves_the_scores_from_its_effective_date(con):
     # Q2 consideration 3 = mean of the five others: headcount 33/36, trained 0.58/0.6,
     # cost 6/6.5, take-up 0.58/0.6, completion 0.84/0.8 (with the retired one it would be higher)
     five = [33 / 36 / 1.0, 0.58 / 0.6, 6 / 6.5, 0.58 / 0.6, 0.84 / 0.8]
-    c3 = row(con, "select score, n_indicators from marts.consideration_scores "
-                  "where consideration = 3 and grain = 'quarter' and period_start = ?",
-             [date(2026, 4, 1)])
+    c3 = row(
+        con,
+        "select score, n_indicators from marts.consideration_scores "
+        "where consideration = 3 and grain = 'quarter' and period_start = ?",
+        [date(2026, 4, 1)],
+    )
     assert c3["n_indicators"] == 5
     assert c3["score"] == pytest.approx(sum(five) / 5)
     # Q1 still counts it: six indicators
-    assert row(con, "select n_indicators from marts.consideration_scores where consideration = 3 "
-                    "and grain = 'quarter' and period_start = ?", [date(2026, 1, 1)])["n_indicators"] == 6
+    assert (
+        row(
+            con,
+            "select n_indicators from marts.consideration_scores where consideration = 3 "
+            "and grain = 'quarter' and period_start = ?",
+            [date(2026, 1, 1)],
+        )["n_indicators"]
+        == 6
+    )
 
 
 def test_weight_sensitivity(con):
-    rows = {r[0]: r[1:] for r in con.execute(
-        "select weighting, score, change_from_catalogue, n_considerations, dropped_consideration "
-        "from marts.weight_sensitivity where grain = 'quarter' and period_start = ?",
-        [date(2026, 1, 1)]).fetchall()}
-    assert set(rows) == {"catalogue", "equal_within", "equal_indicators",
-                         *(f"drop_consideration_{c}" for c in range(1, 7))}
-    composite = row(con, "select score from marts.composite_scores where grain = 'quarter' "
-                         "and period_start = ?", [date(2026, 1, 1)])["score"]
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select weighting, score, change_from_catalogue, n_considerations, dropped_consideration "
+            "from marts.weight_sensitivity where grain = 'quarter' and period_start = ?",
+            [date(2026, 1, 1)],
+        ).fetchall()
+    }
+    assert set(rows) == {
+        "catalogue",
+        "equal_within",
+        "equal_indicators",
+        *(f"drop_consideration_{c}" for c in range(1, 7)),
+    }
+    composite = row(
+        con,
+        "select score from marts.composite_scores where grain = 'quarter' and period_start = ?",
+        [date(2026, 1, 1)],
+    )["score"]
     assert rows["catalogue"][0] == pytest.approx(composite) and rows["catalogue"][1] == 0
-    considerations = dict(con.execute(
-        "select consideration, score from marts.consideration_scores where grain = 'quarter' "
-        "and period_start = ?", [date(2026, 1, 1)]).fetchall())
+    considerations = dict(
+        con.execute(
+            "select consideration, score from marts.consideration_scores where grain = 'quarter' "
+            "and period_start = ?",
+            [date(2026, 1, 1)],
+        ).fetchall()
+    )
     for c in range(1, 7):
         others = [s for k, s in considerations.items() if k != c]
         score, change, n, dropped = rows[f"drop_consideration_{c}"]
@@ -483,17 +541,22 @@ def test_weight_sensitivity(con):
         assert change == pytest.approx(score - composite)
     # every scored catalogue weight is 1, so equal weights within considerations change nothing
     assert rows["equal_within"][0] == pytest.approx(composite)
-    scores = [s for (s,) in con.execute(
-        "select score from marts.indicator_values where scope = 'city' and grain = 'quarter' "
-        "and period_start = ? and weight > 0 and status <> 'suppressed' and not is_retired",
-        [date(2026, 1, 1)]).fetchall()]
+    scores = [
+        s
+        for (s,) in con.execute(
+            "select score from marts.indicator_values where scope = 'city' and grain = 'quarter' "
+            "and period_start = ? and weight > 0 and status <> 'suppressed' and not is_retired",
+            [date(2026, 1, 1)],
+        ).fetchall()
+    ]
     assert rows["equal_indicators"][0] == pytest.approx(sum(scores) / len(scores))
 
 
 def test_target_snapshot_records_revisions_between_builds(warehouse, con, tmp_path):
     # after one build: one current snapshot row per target version
-    log = con.execute("select target_version_key, target, is_current from marts.indicator_targets_log"
-                      ).fetchall()
+    log = con.execute(
+        "select target_version_key, target, is_current from marts.indicator_targets_log"
+    ).fetchall()
     versions = con.execute("select count(*) from marts.indicator_targets_history").fetchone()[0]
     assert len(log) == versions == 27 + 2 and all(current for _, _, current in log)
     # a later review corrects E6 (5.5 -> 5.0): snapshot again on a copy of the warehouse
@@ -504,21 +567,29 @@ def test_target_snapshot_records_revisions_between_builds(warehouse, con, tmp_pa
             "insert into raw.review_decisions (entry_id, recorded_at, recorded_by, review_quarter, "
             "indicator_id, decision, new_target, effective_from, rationale, corrects_entry_id) "
             "values ('E8', '2026-09-02 09:00:00', 'review board', '2026Q2', "
-            "'c3_cost_per_transaction', 'revise_target', 5.0, '2026-07-01', 'Board minute', 'E6')")
-    result = run_dbt(db_path, tmp_path, "build", "--select",
-                     "int_reviews__decisions_effective+1 indicator_targets_snapshot+")
+            "'c3_cost_per_transaction', 'revise_target', 5.0, '2026-07-01', 'Board minute', 'E6')"
+        )
+    result = run_dbt(
+        db_path,
+        tmp_path,
+        "build",
+        "--select",
+        "int_reviews__decisions_effective+1 indicator_targets_snapshot+",
+    )
     assert result.success, result.exception
     with duckdb.connect(str(db_path), read_only=True) as copy:
         slot = copy.execute(
             "select target, entry_id, is_current, snapshot_valid_to is null "
             "from marts.indicator_targets_log "
             "where target_version_key = 'c3_cost_per_transaction@2026-07-01' "
-            "order by snapshot_valid_from").fetchall()
+            "order by snapshot_valid_from"
+        ).fetchall()
         assert slot == [(5.5, "E6", False, False), (5.0, "E8", True, True)]
         # the diff of the two builds: what the second build changed
         changed = copy.execute(
             "select count(*) from marts.indicator_targets_log where snapshot_valid_from > "
-            "(select min(snapshot_valid_from) from marts.indicator_targets_log)").fetchone()[0]
+            "(select min(snapshot_valid_from) from marts.indicator_targets_log)"
+        ).fetchone()[0]
         assert changed == 1
 
 
@@ -526,22 +597,33 @@ def test_target_snapshot_records_revisions_between_builds(warehouse, con, tmp_pa
 
 
 def test_feedback_funnel_and_districts(con):
-    jan = row(con, "select * from marts.feedback_funnel where grain = 'month' and scope = 'city' "
-                   "and period_start = ?", [date(2026, 1, 1)])
+    jan = row(
+        con,
+        "select * from marts.feedback_funnel where grain = 'month' and scope = 'city' and period_start = ?",
+        [date(2026, 1, 1)],
+    )
     # January: 8 received, 6 responded, 6 closed (R04, R08 open), 3 confirmed (R01, R02, R05)
     assert (jan["received"], jan["responded"], jan["resolved"], jan["confirmed_fixed"]) == (8, 6, 6, 3)
     # D03 has no report in June: a zero row exists
-    june_d03 = row(con, "select received from marts.feedback_funnel where grain = 'month' "
-                        "and scope = 'D03' and period_start = ?", [date(2026, 6, 1)])
+    june_d03 = row(
+        con,
+        "select received from marts.feedback_funnel where grain = 'month' "
+        "and scope = 'D03' and period_start = ?",
+        [date(2026, 6, 1)],
+    )
     assert june_d03["received"] == 0
     populations = dict(con.execute("select district_code, population from marts.districts").fetchall())
     assert populations == {"D01": 4000, "D02": 3000, "D03": 5000}
 
 
 def test_source_freshness_is_relative_to_newest_data(con):
-    rows = {r[0]: r[1:] for r in con.execute(
-        "select source, is_stale, as_of_date, last_loaded_at, expected_cadence_days "
-        "from marts.source_freshness").fetchall()}
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select source, is_stale, as_of_date, last_loaded_at, expected_cadence_days "
+            "from marts.source_freshness"
+        ).fetchall()
+    }
     # newest data is the Q2 review recorded 2026-08-30; feedback ended 2026-06-12 (cadence 1 day)
     assert rows["reviews"][:2] == (False, date(2026, 8, 30))
     assert rows["feedback"][0] is True
@@ -562,9 +644,14 @@ def test_every_model_and_mart_column_is_documented(warehouse, con):
     assert set(MARTS) <= set(marts)
     for name, node in marts.items():
         assert node["config"]["contract"]["enforced"] is True, name
-        table_columns = [r[0] for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name = ?", [name]).fetchall()]
+        table_columns = [
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'marts' and table_name = ?",
+                [name],
+            ).fetchall()
+        ]
         assert table_columns, name
         for column in table_columns:
             doc = node["columns"].get(column, {}).get("description", "")
@@ -573,36 +660,115 @@ def test_every_model_and_mart_column_is_documented(warehouse, con):
 
 def test_contract_columns_present(con):
     required = {
-        "indicator_catalog": {"indicator_id", "consideration", "name", "definition", "unit",
-                              "direction", "weight", "target_rule", "formula", "source", "min_n",
-                              "default_target"},
-        "indicator_values": {"indicator_id", "period_start", "grain", "scope", "value", "target",
-                             "score", "status", "n", "method_version"},
-        "consideration_scores": {"consideration", "period_start", "grain", "score", "status",
-                                 "method_version"},
+        "indicator_catalog": {
+            "indicator_id",
+            "consideration",
+            "name",
+            "definition",
+            "unit",
+            "direction",
+            "weight",
+            "target_rule",
+            "formula",
+            "source",
+            "min_n",
+            "default_target",
+        },
+        "indicator_values": {
+            "indicator_id",
+            "period_start",
+            "grain",
+            "scope",
+            "value",
+            "target",
+            "score",
+            "status",
+            "n",
+            "method_version",
+        },
+        "consideration_scores": {
+            "consideration",
+            "period_start",
+            "grain",
+            "score",
+            "status",
+            "method_version",
+        },
         "composite_scores": {"period_start", "grain", "score", "status", "method_version"},
-        "districts": {"district_code", "district_name", "population", "digital_access_rate",
-                      "geometry_json"},
-        "indicator_targets_history": {"indicator_id", "target", "effective_from", "target_rule",
-                                      "set_by", "set_at", "reason"},
-        "feedback_funnel": {"period_start", "grain", "scope", "received", "responded", "resolved",
-                            "confirmed_fixed"},
+        "districts": {"district_code", "district_name", "population", "digital_access_rate", "geometry_json"},
+        "indicator_targets_history": {
+            "indicator_id",
+            "target",
+            "effective_from",
+            "target_rule",
+            "set_by",
+            "set_at",
+            "reason",
+        },
+        "feedback_funnel": {
+            "period_start",
+            "grain",
+            "scope",
+            "received",
+            "responded",
+            "resolved",
+            "confirmed_fixed",
+        },
         "feedback_text_trends": {"period_start", "scope", "topic_label", "n", "mean_sentiment"},
-        "resident_comments": {"request_id", "opened_at", "district_code", "category", "channel",
-                              "status", "description", "sentiment", "topic_label"},
-        "survey_estimates": {"period_start", "question_id", "consideration", "group_type",
-                             "group_value", "n", "unweighted", "weighted", "n_eff",
-                             "design_effect", "ci_low", "ci_high", "suppressed"},
-        "review_actions": {"entry_id", "review_quarter", "indicator_id", "action_text",
-                           "action_owner", "action_due", "action_status", "action_completed_on",
-                           "is_overdue"},
-        "source_freshness": {"source", "last_loaded_at", "latest_data_at", "expected_cadence_days",
-                             "is_stale"},
+        "resident_comments": {
+            "request_id",
+            "opened_at",
+            "district_code",
+            "category",
+            "channel",
+            "status",
+            "description",
+            "sentiment",
+            "topic_label",
+        },
+        "survey_estimates": {
+            "period_start",
+            "question_id",
+            "consideration",
+            "group_type",
+            "group_value",
+            "n",
+            "unweighted",
+            "weighted",
+            "n_eff",
+            "design_effect",
+            "ci_low",
+            "ci_high",
+            "suppressed",
+        },
+        "review_actions": {
+            "entry_id",
+            "review_quarter",
+            "indicator_id",
+            "action_text",
+            "action_owner",
+            "action_due",
+            "action_status",
+            "action_completed_on",
+            "is_overdue",
+        },
+        "source_freshness": {
+            "source",
+            "last_loaded_at",
+            "latest_data_at",
+            "expected_cadence_days",
+            "is_stale",
+        },
     }
     for table, columns in required.items():
-        present = {r[0] for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name = ?", [table]).fetchall()}
+        present = {
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'marts' and table_name = ?",
+                [table],
+            ).fetchall()
+        }
         assert columns <= present, f"marts.{table} lacks {columns - present}"
 
 
@@ -618,8 +784,12 @@ def test_every_catalogue_indicator_has_a_hand_computed_test(warehouse):
 
 
 def test_method_version_on_every_mart(con):
-    marts = [t for (t,) in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()]
+    marts = [
+        t
+        for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    ]
     assert set(MARTS) <= set(marts)
     for table in marts:
         versions = con.execute(f'select distinct method_version from marts."{table}"').fetchall()

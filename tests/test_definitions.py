@@ -58,7 +58,16 @@ def test_asset_names_are_table_names(defs: dg.Definitions) -> None:
     for key in graph.materializable_asset_keys:
         assert len(key.path) == 2, key
         schema, _table = key.path
-        assert schema in {"raw", "ops", "staging", "intermediate", "marts", "seeds", "snapshots", "published"}, key
+        assert schema in {
+            "raw",
+            "ops",
+            "staging",
+            "intermediate",
+            "marts",
+            "seeds",
+            "snapshots",
+            "published",
+        }, key
 
 
 def test_published_waits_for_marts_and_blocking_checks(defs: dg.Definitions) -> None:
@@ -66,10 +75,7 @@ def test_published_waits_for_marts_and_blocking_checks(defs: dg.Definitions) -> 
     upstream = graph.get(dg.AssetKey(["published", "civicloop"])).parent_keys
     assert dg.AssetKey(["marts", "indicator_values"]) in upstream
     blocking = {
-        spec.name
-        for checks in defs.asset_checks or []
-        for spec in checks.check_specs
-        if spec.blocking
+        spec.name for checks in defs.asset_checks or [] for spec in checks.check_specs if spec.blocking
     }
     assert {"row_conservation", "gx_raw_feedback_requests", "gx_marts_indicator_values"} <= blocking
 

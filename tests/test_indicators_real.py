@@ -31,30 +31,35 @@ pytestmark = [
 ]
 AGE_BANDS = ("18-34", "35-54", "55-74", "75+")
 # Bronx and Brooklyn share their first two letters: codes need the usual borough abbreviations.
-BOROUGHS = {"Bronx": "BX", "Brooklyn": "BK", "Manhattan": "MN", "Queens": "QN",
-            "Staten Island": "SI"}
+BOROUGHS = {"Bronx": "BX", "Brooklyn": "BK", "Manhattan": "MN", "Queens": "QN", "Staten Island": "SI"}
 
 
 def _districts() -> pl.DataFrame:
-    nyc = pl.read_csv(REAL / "nyc311" / "New_York_City_Population_By_Community_Districts.csv",
-                      infer_schema=False)
+    nyc = pl.read_csv(
+        REAL / "nyc311" / "New_York_City_Population_By_Community_Districts.csv", infer_schema=False
+    )
     nyc = nyc.select(
-        (pl.col("Borough").replace_strict(BOROUGHS) + pl.col("CD Number").str.zfill(2))
-        .alias("district_code"),
+        (pl.col("Borough").replace_strict(BOROUGHS) + pl.col("CD Number").str.zfill(2)).alias(
+            "district_code"
+        ),
         pl.col("CD Name").str.strip_chars().alias("district_name"),
         (pl.col("CD Number") + " " + pl.col("Borough").str.to_uppercase()).alias("aliases"),
         pl.col("2010 Population").cast(pl.Int64).alias("population_2010"),
     )
-    sf = pl.DataFrame({
-        "district_code": [f"SF{n:02d}" for n in range(1, 12)],
-        "district_name": [f"Supervisor District {n}" for n in range(1, 12)],
-        "aliases": [str(n) for n in range(1, 12)],
-    })
-    somerville = pl.DataFrame({
-        "district_code": [f"W{n}" for n in range(1, 8)],
-        "district_name": [f"Ward {n}" for n in range(1, 8)],
-        "aliases": [f"ward {n}" for n in range(1, 8)],
-    })
+    sf = pl.DataFrame(
+        {
+            "district_code": [f"SF{n:02d}" for n in range(1, 12)],
+            "district_name": [f"Supervisor District {n}" for n in range(1, 12)],
+            "aliases": [str(n) for n in range(1, 12)],
+        }
+    )
+    somerville = pl.DataFrame(
+        {
+            "district_code": [f"W{n}" for n in range(1, 8)],
+            "district_name": [f"Ward {n}" for n in range(1, 8)],
+            "aliases": [f"ward {n}" for n in range(1, 8)],
+        }
+    )
     return pl.concat([nyc, sf, somerville], how="diagonal")
 
 
@@ -82,11 +87,17 @@ def real_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pl.lit(None, dtype=pl.Float64).alias("digital_access_rate")
         ).write_csv(inbox / "districts.csv")
         assert ingest_source(con, settings, "reference").files_loaded == 1
-        _ingest(con, settings, "feedback", *sorted((REAL / "nyc311").glob("311_*.csv")),
-                REAL / "sf311" / "sf311_cases_sample_10000.csv")
+        _ingest(
+            con,
+            settings,
+            "feedback",
+            *sorted((REAL / "nyc311").glob("311_*.csv")),
+            REAL / "sf311" / "sf311_cases_sample_10000.csv",
+        )
         _ingest(con, settings, "kpis", REAL / "kpi_mta" / "MTA_Performance_TBTA.csv")
-        _ingest(con, settings, "survey",
-                REAL / "somerville_survey" / "somerville_happiness_2011_2013_2015.csv")
+        _ingest(
+            con, settings, "survey", REAL / "somerville_survey" / "somerville_happiness_2011_2013_2015.csv"
+        )
         # raw.population: NYC 2010 census totals per community district. The table's grain is
         # district x age band x sex; only the district total is real, so it is spread evenly
         # over the eight cells (no indicator reads the split; only raking would, and the real
@@ -95,25 +106,45 @@ def real_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         con.execute("delete from raw.population")
         con.executemany(
             "insert into raw.population (district_code, age_band, sex, population) values (?, ?, ?, ?)",
-            [(code, band, sex, total / 8) for code, total in nyc.select("district_code",
-                                                                       "population_2010").rows()
-             for band in AGE_BANDS for sex in ("F", "M")],
+            [
+                (code, band, sex, total / 8)
+                for code, total in nyc.select("district_code", "population_2010").rows()
+                for band in AGE_BANDS
+                for sex in ("F", "M")
+            ],
         )
         con.execute("delete from raw.survey_weights")
-        con.execute("insert into raw.survey_weights select respondent_id, wave, 1.0, null, false "
-                    "from raw.survey_respondents")
+        con.execute(
+            "insert into raw.survey_weights select respondent_id, wave, 1.0, null, false "
+            "from raw.survey_respondents"
+        )
     finally:
         con.close()
     from dbt.cli.main import dbtRunner
 
-    env = {"CIVICLOOP_WAREHOUSE_PATH": str(db_path), "CIVICLOOP_DUCKDB_MEMORY_LIMIT": "1GB",
-           "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        "CIVICLOOP_WAREHOUSE_PATH": str(db_path),
+        "CIVICLOOP_DUCKDB_MEMORY_LIMIT": "1GB",
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
-        result = dbtRunner().invoke([
-            "build", "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-            "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--quiet"])
+        result = dbtRunner().invoke(
+            [
+                "build",
+                "--project-dir",
+                str(PROJECT_DIR),
+                "--profiles-dir",
+                str(PROJECT_DIR),
+                "--target-path",
+                str(tmp / "target"),
+                "--log-path",
+                str(tmp / "logs"),
+                "--quiet",
+            ]
+        )
     finally:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
@@ -126,8 +157,11 @@ def real_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    failures = [f"{r.node.unique_id}: {r.status} {r.message}" for r in (result.result or [])
-                if str(r.status) not in ("success", "pass")]
+    failures = [
+        f"{r.node.unique_id}: {r.status} {r.message}"
+        for r in (result.result or [])
+        if str(r.status) not in ("success", "pass")
+    ]
     assert result.success, f"dbt build failed on real data: {result.exception} {failures}"
     return db_path
 
@@ -141,39 +175,63 @@ def con(real_warehouse: Path):
 
 def test_feedback_indicators_compute_on_real_311(con):
     """Considerations 1, 2 and 5 are supported by 311 data: each has reportable city values."""
-    reportable = dict(con.execute(
-        "select indicator_id, count(*) from marts.indicator_values where scope = 'city' "
-        "and status <> 'suppressed' group by 1").fetchall())
-    for indicator_id in ("c1_reports_per_1k", "c1_repeat_report_share", "c2_theil_resolution",
-                         "c2_district_disparity_ratio", "c5_response_share"):
+    reportable = dict(
+        con.execute(
+            "select indicator_id, count(*) from marts.indicator_values where scope = 'city' "
+            "and status <> 'suppressed' group by 1"
+        ).fetchall()
+    )
+    for indicator_id in (
+        "c1_reports_per_1k",
+        "c1_repeat_report_share",
+        "c2_theil_resolution",
+        "c2_district_disparity_ratio",
+        "c5_response_share",
+    ):
         assert reportable.get(indicator_id, 0) > 0, indicator_id
     # per-1k rates exist only where a census population exists (NYC community districts)
-    scopes = {s for (s,) in con.execute(
-        "select distinct scope from marts.indicator_values where indicator_id = 'c1_reports_per_1k' "
-        "and value is not null and scope <> 'city'").fetchall()}
+    scopes = {
+        s
+        for (s,) in con.execute(
+            "select distinct scope from marts.indicator_values where indicator_id = 'c1_reports_per_1k' "
+            "and value is not null and scope <> 'city'"
+        ).fetchall()
+    }
     assert scopes and all(len(s) == 4 and not s.startswith(("SF", "W")) for s in scopes)
     assert con.execute("select count(*) from marts.equity_theil").fetchone()[0] > 0
     # NYC and SF exports carry no reopen count: c5_reopen_rate is suppressed, not a green 0 %
-    reopen = con.execute("select count(*) filter (where status <> 'suppressed') from "
-                         "marts.indicator_values where indicator_id = 'c5_reopen_rate'").fetchone()[0]
+    reopen = con.execute(
+        "select count(*) filter (where status <> 'suppressed') from "
+        "marts.indicator_values where indicator_id = 'c5_reopen_rate'"
+    ).fetchone()[0]
     assert reopen == 0
 
 
 def test_survey_estimates_compute_on_somerville(con):
     """Somerville's questions are not the catalogue's survey questions, so no survey indicator
     is computed; the weighted estimates (base weights) still are, per wave and ward."""
-    waves = dict(con.execute(
-        "select year(period_start), count(*) from marts.survey_estimates "
-        "where group_type = 'city' and question_id = 'city_satisfaction' group by 1").fetchall())
+    waves = dict(
+        con.execute(
+            "select year(period_start), count(*) from marts.survey_estimates "
+            "where group_type = 'city' and question_id = 'city_satisfaction' group by 1"
+        ).fetchall()
+    )
     assert set(waves) == {2011, 2013, 2015}
-    wards = con.execute("select count(distinct group_value) from marts.survey_estimates "
-                        "where group_type = 'district'").fetchone()[0]
+    wards = con.execute(
+        "select count(distinct group_value) from marts.survey_estimates where group_type = 'district'"
+    ).fetchone()[0]
     assert wards == 7
 
 
 def test_scores_and_sensitivity_compute(con):
-    assert con.execute("select count(*) from marts.consideration_scores where score is not null"
-                       ).fetchone()[0] > 0
+    assert (
+        con.execute("select count(*) from marts.consideration_scores where score is not null").fetchone()[0]
+        > 0
+    )
     assert con.execute("select count(*) from marts.weight_sensitivity").fetchone()[0] > 0
-    assert con.execute("select count(*) from marts.indicator_values "
-                       "where status = 'suppressed' and value is not null").fetchone()[0] == 0
+    assert (
+        con.execute(
+            "select count(*) from marts.indicator_values where status = 'suppressed' and value is not null"
+        ).fetchone()[0]
+        == 0
+    )

@@ -31,8 +31,7 @@ def _quarter(period_start) -> str:
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> dict:
     data_dir = tmp_path_factory.mktemp("truth_city")
-    truth = generate_city(data_dir, n_requests=40_000, quarters=4, survey_respondents_per_wave=600,
-                          seed=SEED)
+    truth = generate_city(data_dir, n_requests=40_000, quarters=4, survey_respondents_per_wave=600, seed=SEED)
     saved = {key: os.environ.get(key) for key in Settings(data_dir=data_dir).tool_environment()}
     try:
         outcome = run_build(Settings(data_dir=data_dir))
@@ -69,7 +68,8 @@ def test_slow_district_is_slowest_and_disparity_recovers_k(city):
     # the district-level ratio of the slow district is near k too, every other district near 1
     district = con.execute(
         "select district_code, avg(disparity_ratio) from marts.equity_district_resolution "
-        "where grain = 'quarter' group by 1").fetchall()
+        "where grain = 'quarter' group by 1"
+    ).fetchall()
     for code, ratio in district:
         expected = k if code == slow else 1.0
         assert abs(ratio / expected - 1) < DISPARITY_TOLERANCE, (code, ratio)
@@ -81,14 +81,17 @@ def test_under_reporting_district_has_the_lowest_index(city):
     lowest = con.execute(
         "select period_start, arg_min(scope, value) from marts.indicator_values "
         "where indicator_id = 'c2_underreporting_index' and scope <> 'city' and value is not null "
-        "group by 1 order by 1").fetchall()
+        "group by 1 order by 1"
+    ).fetchall()
     assert len(lowest) == truth["quarters"]
     assert {district for _, district in lowest} == {planted}
     # and it is the city value (the lowest district) every quarter
     city_values = con.execute(
         "select c.value = d.value from marts.indicator_values c join marts.indicator_values d "
         "using (indicator_id, period_start, grain) where c.indicator_id = 'c2_underreporting_index' "
-        "and c.scope = 'city' and d.scope = ?", [planted]).fetchall()
+        "and c.scope = 'city' and d.scope = ?",
+        [planted],
+    ).fetchall()
     assert city_values and all(same for (same,) in city_values)
 
 
@@ -101,7 +104,8 @@ def test_weighting_moves_survey_estimates_towards_the_truth(city):
     shares = truth["survey"]["true_agree_shares"]
     cells = con.execute(
         "select period_start, question_id, weighted, unweighted from marts.survey_estimates "
-        "where group_type = 'city' and not suppressed").fetchall()
+        "where group_type = 'city' and not suppressed"
+    ).fetchall()
     errors = []
     for period_start, question, weighted, unweighted in cells:
         true = shares.get(_quarter(period_start), {}).get(question)
@@ -121,7 +125,8 @@ def test_sentiment_rises_as_negative_tone_falls(city):
     negative = truth["feedback"]["sentiment_trend"]["negative_share_by_quarter"]
     quarterly = con.execute(
         "select date_trunc('quarter', period_start) as quarter, sum(n * mean_sentiment) / sum(n) "
-        "from marts.feedback_text_trends where scope = 'city' group by 1 order by 1").fetchall()
+        "from marts.feedback_text_trends where scope = 'city' group by 1 order by 1"
+    ).fetchall()
     labels = [_quarter(q) for q, _ in quarterly]
     assert labels == sorted(negative)
     means = [m for _, m in quarterly]
@@ -132,8 +137,12 @@ def test_sentiment_rises_as_negative_tone_falls(city):
 
 def test_published_figures_carry_the_method_version(city):
     con = city["con"]
-    versions = {v for (v,) in con.execute(
-        "select distinct method_version from marts.indicator_values union "
-        "select distinct method_version from marts.weight_sensitivity union "
-        "select distinct method_version from marts.indicator_catalog").fetchall()}
+    versions = {
+        v
+        for (v,) in con.execute(
+            "select distinct method_version from marts.indicator_values union "
+            "select distinct method_version from marts.weight_sensitivity union "
+            "select distinct method_version from marts.indicator_catalog"
+        ).fetchall()
+    }
     assert versions == {"1.1"}

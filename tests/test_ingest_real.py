@@ -64,10 +64,18 @@ def nyc_districts() -> pl.DataFrame:
         REAL / "nyc311" / "New_York_City_Population_By_Community_Districts.csv", infer_schema=False
     )
     # Borough codes as NYC writes them; the first two letters would merge Bronx and Brooklyn.
-    borough_codes = {"Bronx": "BX", "Brooklyn": "BK", "Manhattan": "MN", "Queens": "QN", "Staten Island": "SI"}
+    borough_codes = {
+        "Bronx": "BX",
+        "Brooklyn": "BK",
+        "Manhattan": "MN",
+        "Queens": "QN",
+        "Staten Island": "SI",
+    }
     return population.select(
-        (pl.col("Borough").str.strip_chars().replace_strict(borough_codes) + pl.col("CD Number").str.zfill(2))
-        .alias("district_code"),
+        (
+            pl.col("Borough").str.strip_chars().replace_strict(borough_codes)
+            + pl.col("CD Number").str.zfill(2)
+        ).alias("district_code"),
         pl.col("CD Name").str.strip_chars().alias("district_name"),
         (pl.col("CD Number") + " " + pl.col("Borough").str.to_uppercase()).alias("aliases"),
         pl.lit(None, dtype=pl.Float64).alias("digital_access_rate"),

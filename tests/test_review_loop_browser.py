@@ -32,9 +32,11 @@ from dashboards.screenshots import (  # noqa: E402
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"{CHROMIUM} not installed (apt-get install chromium); "
-                              "the closed-loop browser test needs Debian's chromium"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"{CHROMIUM} not installed (apt-get install chromium); "
+        "the closed-loop browser test needs Debian's chromium",
+    ),
 ]
 
 EDITOR, PASSWORD = "r.mensah", "loop-test-password-1"
@@ -82,11 +84,9 @@ def sign_in(page, editor: str, password: str) -> None:
     wait_rendered(page)
 
 
-def record_target_revision(page, indicator: str, new_target: float,
-                           effective: dt.date, reason: str) -> None:
+def record_target_revision(page, indicator: str, new_target: float, effective: dt.date, reason: str) -> None:
     """Fill and submit "Record a decision for another indicator" on the review page."""
-    form = page.get_by_test_id("stExpander").filter(
-        has_text="Record a decision for another indicator")
+    form = page.get_by_test_id("stExpander").filter(has_text="Record a decision for another indicator")
     if not form.get_by_label("Rationale").is_visible():
         form.get_by_text("Record a decision for another indicator").click()
     # the option list is virtualised: type to filter it, then pick the one match
@@ -99,8 +99,11 @@ def record_target_revision(page, indicator: str, new_target: float,
     form.get_by_label("New target").fill(str(new_target))
     form.get_by_label("New target").press("Enter")
     wait_rendered(page)
-    for part, value in (("year", f"{effective.year}"), ("month", f"{effective.month:02d}"),
-                        ("day", f"{effective.day:02d}")):
+    for part, value in (
+        ("year", f"{effective.year}"),
+        ("month", f"{effective.month:02d}"),
+        ("day", f"{effective.day:02d}"),
+    ):
         form.get_by_role("spinbutton", name=f"{part}, Effective from").click()
         page.keyboard.type(value)
     page.keyboard.press("Tab")
@@ -156,12 +159,16 @@ def test_viewer_sees_no_write_controls(app: str, browser) -> None:
 
 
 def test_target_revision_flows_through_the_next_build(app: str, city: Path, browser) -> None:
-    latest = _published(city, "select max(period_start) from marts.consideration_scores "
-                              "where grain = 'quarter'")[0][0]
+    latest = _published(
+        city, "select max(period_start) from marts.consideration_scores where grain = 'quarter'"
+    )[0][0]
     quarter = _quarter(latest)
-    before = _published(city, "select target from marts.indicator_values where indicator_id = ? "
-                              "and grain = 'quarter' and scope = 'city' and period_start = ?",
-                        [INDICATOR, latest])[0][0]
+    before = _published(
+        city,
+        "select target from marts.indicator_values where indicator_id = ? "
+        "and grain = 'quarter' and scope = 'city' and period_start = ?",
+        [INDICATOR, latest],
+    )[0][0]
     assert before != pytest.approx(NEW_TARGET)
 
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
@@ -174,28 +181,35 @@ def test_target_revision_flows_through_the_next_build(app: str, city: Path, brow
     page.close()
 
     con = sqlite3.connect(city / "decisions" / "decisions.sqlite")
-    rows = con.execute("select indicator_id, decision, new_target, effective_from, recorded_by, "
-                       "review_quarter, rationale from decisions").fetchall()
+    rows = con.execute(
+        "select indicator_id, decision, new_target, effective_from, recorded_by, "
+        "review_quarter, rationale from decisions"
+    ).fetchall()
     con.close()
-    assert rows == [(INDICATOR, "revise_target", NEW_TARGET, latest.isoformat(), EDITOR, quarter,
-                     REASON)]
+    assert rows == [(INDICATOR, "revise_target", NEW_TARGET, latest.isoformat(), EDITOR, quarter, REASON)]
 
     _build(city)  # the next build ingests the register (pipelines/review_register.py)
 
-    after = _published(city, "select target from marts.indicator_values where indicator_id = ? "
-                             "and grain = 'quarter' and scope = 'city' and period_start = ?",
-                       [INDICATOR, latest])[0][0]
+    after = _published(
+        city,
+        "select target from marts.indicator_values where indicator_id = ? "
+        "and grain = 'quarter' and scope = 'city' and period_start = ?",
+        [INDICATOR, latest],
+    )[0][0]
     assert after == pytest.approx(NEW_TARGET)
 
     today = dt.date.today().isoformat()
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
-    page.goto(f"{app}/consideration?consideration={CONSIDERATION}&period={quarter}"
-              f"&indicator={INDICATOR}")
+    page.goto(f"{app}/consideration?consideration={CONSIDERATION}&period={quarter}&indicator={INDICATOR}")
     wait_rendered(page)
     assert page.get_by_test_id("stException").count() == 0
     # the indicator's bordered card: the innermost block holding its caption and history
-    card = page.get_by_test_id("stVerticalBlock").filter(
-        has_text=f"Indicator {INDICATOR}").filter(has_text="Where the target came from").last
+    card = (
+        page.get_by_test_id("stVerticalBlock")
+        .filter(has_text=f"Indicator {INDICATOR}")
+        .filter(has_text="Where the target came from")
+        .last
+    )
     text = card.inner_text()
     assert f"Target in {quarter}: {NEW_TARGET:.1%}" in text, text
     assert f"revised by {EDITOR} on {today}" in text, text

@@ -32,7 +32,9 @@ def test_publish_copies_only_the_analyst_schemas(tmp_path: Path) -> None:
     with duckdb.connect(str(settings.published_path), read_only=True) as con:
         assert con.sql("select value from marts.scores").fetchone() == (7,)
         assert con.sql("select build_id from ops.build_info").fetchone() == ("b1",)
-        schemas = {row[0] for row in con.sql("select schema_name from information_schema.schemata").fetchall()}
+        schemas = {
+            row[0] for row in con.sql("select schema_name from information_schema.schemata").fetchall()
+        }
     assert "staging" not in schemas
     assert [p.name for p in settings.published_path.parent.iterdir()] == ["civicloop.duckdb"]
 

@@ -17,20 +17,21 @@ summary = data.load_summary()
 fresh = data.source_freshness()
 merged = fresh.merge(summary, on="source", how="outer", suffixes=("_fresh", ""))
 st.dataframe(
-    pd.DataFrame({
-        "Source": merged["source"],
-        "Fresh?": merged["is_stale"].map(lambda s: "STALE" if s is True or s == 1 else "fresh"),
-        "Last load": merged["last_loaded_at"].fillna(merged["last_loaded_at_fresh"]),
-        "Latest data": merged["latest_data_at"],
-        "Expected every (days)": merged["expected_cadence_days"],
-        "Files": merged["files"],
-        "Rejected files": merged["files_rejected"],
-        "Rows read": merged["rows_read"],
-        "Rows accepted": merged["rows_accepted"],
-        "Rows quarantined": merged["rows_quarantined"],
-        "Quarantine rate": merged["quarantine_rate"].map(
-            lambda v: "—" if pd.isna(v) else f"{v:.2%}"),
-    }),
+    pd.DataFrame(
+        {
+            "Source": merged["source"],
+            "Fresh?": merged["is_stale"].map(lambda s: "STALE" if s is True or s == 1 else "fresh"),
+            "Last load": merged["last_loaded_at"].fillna(merged["last_loaded_at_fresh"]),
+            "Latest data": merged["latest_data_at"],
+            "Expected every (days)": merged["expected_cadence_days"],
+            "Files": merged["files"],
+            "Rejected files": merged["files_rejected"],
+            "Rows read": merged["rows_read"],
+            "Rows accepted": merged["rows_accepted"],
+            "Rows quarantined": merged["rows_quarantined"],
+            "Quarantine rate": merged["quarantine_rate"].map(lambda v: "—" if pd.isna(v) else f"{v:.2%}"),
+        }
+    ),
     hide_index=True,
 )
 
@@ -39,8 +40,9 @@ reasons = data.quarantine_reasons(top=5)
 if reasons.empty:
     st.success("Nothing quarantined.")
 else:
-    st.dataframe(reasons.rename(columns={"source": "Source", "reason": "Reason", "n": "Records"}),
-                 hide_index=True)
+    st.dataframe(
+        reasons.rename(columns={"source": "Source", "reason": "Reason", "n": "Records"}), hide_index=True
+    )
 
 st.header("Quality checks")
 st.caption("Great Expectations suites per build; blocking (error) failures stop a publish.")
@@ -49,10 +51,17 @@ if checks.empty:
     st.info("No quality-check results in this snapshot.")
 else:
     st.dataframe(
-        checks.rename(columns={
-            "checked_at": "Checked", "build_id": "Build", "asset": "Table", "check_name": "Suite",
-            "severity": "Worst failure", "passed": "Passed", "summary": "Findings",
-        }),
+        checks.rename(
+            columns={
+                "checked_at": "Checked",
+                "build_id": "Build",
+                "asset": "Table",
+                "check_name": "Suite",
+                "severity": "Worst failure",
+                "passed": "Passed",
+                "summary": "Findings",
+            }
+        ),
         hide_index=True,
     )
 

@@ -42,9 +42,11 @@ else:
     with right:
         n_cons = now.get("n_considerations")
         if n_cons is not None and not pd.isna(n_cons):
-            st.caption(f"Composite: mean of {int(n_cons)} of the 6 consideration scores "
-                       f"({ui.quarter_label(now['period_start'])}, method "
-                       f"{now['method_version']}).")
+            st.caption(
+                f"Composite: mean of {int(n_cons)} of the 6 consideration scores "
+                f"({ui.quarter_label(now['period_start'])}, method "
+                f"{now['method_version']})."
+            )
 
 st.subheader("The six considerations")
 columns = st.columns(3)
@@ -74,8 +76,13 @@ scored["Consideration"] = scored["consideration"].astype(int)
 scored["Score"] = scored["score"].map(ui.points)
 scored["Status"] = scored["status"].map(lambda s: ui.STATUS_WORDS.get(s, (str(s),))[0])
 scored["Change"] = scored["change"].map(lambda c: "—" if pd.isna(c) else f"{100 * c:+.1f}")
-table_cols = {"name": "Indicator", "Consideration": "No.", "Score": "Score",
-              "Status": "Status", "Change": "Δ pts"}
+table_cols = {
+    "name": "Indicator",
+    "Consideration": "No.",
+    "Score": "Score",
+    "Status": "Status",
+    "Change": "Δ pts",
+}
 best, worst = st.columns(2)
 with best:
     st.markdown("**Best five**")

@@ -66,8 +66,10 @@ def sign_in_panel() -> dict | None:
         if sso_configured():
             st.button("Sign in with single sign-on", on_click=st.login, key="sso")
         else:
-            st.caption("Single sign-on (st.login / OIDC) is not configured on this server; "
-                       "editors sign in with their civicloop username and password.")
+            st.caption(
+                "Single sign-on (st.login / OIDC) is not configured on this server; "
+                "editors sign in with their civicloop username and password."
+            )
     if sso_configured() and getattr(st.user, "is_logged_in", False):
         editors = auth.load_editors(config.editors_path())
         email = str(st.user.get("email", ""))
@@ -76,18 +78,26 @@ def sign_in_panel() -> dict | None:
     return None
 
 
-def decision_fields(prefix: str, quarter: str, indicator_id: str,
-                    corrects: str | None = None) -> Entry:
+def decision_fields(prefix: str, quarter: str, indicator_id: str, corrects: str | None = None) -> Entry:
     """The inputs for one decision; returns the Entry they describe (validated on save)."""
-    decision = st.radio("Decision", list(DECISION_LABELS), format_func=DECISION_LABELS.get,
-                        horizontal=True, key=f"{prefix}_decision")
-    entry = Entry(review_quarter=quarter, indicator_id=indicator_id, decision=decision,
-                  rationale="", corrects_entry_id=corrects)
+    decision = st.radio(
+        "Decision",
+        list(DECISION_LABELS),
+        format_func=DECISION_LABELS.get,
+        horizontal=True,
+        key=f"{prefix}_decision",
+    )
+    entry = Entry(
+        review_quarter=quarter,
+        indicator_id=indicator_id,
+        decision=decision,
+        rationale="",
+        corrects_entry_id=corrects,
+    )
     if decision == "revise_target":
         a, b = st.columns(2)
         entry.new_target = a.number_input("New target", value=None, key=f"{prefix}_target")
-        entry.effective_from = b.date_input("Effective from", value=None,
-                                            key=f"{prefix}_effective")
+        entry.effective_from = b.date_input("Effective from", value=None, key=f"{prefix}_effective")
     if decision == "add_action":
         entry.action_text = st.text_input("Action", key=f"{prefix}_action")
         a, b, c = st.columns(3)
@@ -95,8 +105,9 @@ def decision_fields(prefix: str, quarter: str, indicator_id: str,
         entry.action_due = b.date_input("Due", value=None, key=f"{prefix}_due")
         entry.action_status = c.selectbox("Status", ["open", "done"], key=f"{prefix}_status")
         if entry.action_status == "done":
-            entry.action_completed_on = c.date_input("Completed on", value=dt.date.today(),
-                                                     key=f"{prefix}_completed")
+            entry.action_completed_on = c.date_input(
+                "Completed on", value=dt.date.today(), key=f"{prefix}_completed"
+            )
     entry.rationale = st.text_area("Rationale", key=f"{prefix}_rationale", height=80)
     return entry
 
@@ -123,8 +134,10 @@ settings = register.settings()
 if flash := st.session_state.pop("flash", None):
     st.success(flash)
 if editor is None:
-    st.info("You are viewing the register read-only. Editors sign in (sidebar) to record "
-            "decisions.", icon=":material/visibility:")
+    st.info(
+        "You are viewing the register read-only. Editors sign in (sidebar) to record decisions.",
+        icon=":material/visibility:",
+    )
 
 actions = agenda_rules.merge_actions(data.review_actions(), register.actions())
 agenda = agenda_rules.build_agenda(
@@ -143,14 +156,17 @@ for item in agenda.itertuples():
         st.markdown(f"**{title.strip()}**")
         st.text(item.detail)
         if item.consideration is not None and not pd.isna(item.consideration):
-            st.markdown(ui.consideration_link(int(item.consideration), period, "Evidence →",
-                                              item.indicator_id))
+            st.markdown(
+                ui.consideration_link(int(item.consideration), period, "Evidence →", item.indicator_id)
+            )
         else:
             st.markdown("[Evidence →](data-health)")
         decided = current[current["indicator_id"] == item.indicator_id]
         for d in decided.itertuples():
-            st.caption(f"Decided: {DECISION_LABELS[d.decision]} by {d.recorded_by} "
-                       f"({d.recorded_at[:10]}) — entry {d.entry_id[:8]}")
+            st.caption(
+                f"Decided: {DECISION_LABELS[d.decision]} by {d.recorded_by} "
+                f"({d.recorded_at[:10]}) — entry {d.entry_id[:8]}"
+            )
         if editor is not None:
             with st.expander("Record a decision", expanded=decided.empty):
                 entry = decision_fields(f"item{item.item}", quarter, item.indicator_id)
@@ -161,9 +177,12 @@ if editor is not None:
     with st.expander("Record a decision for another indicator", expanded=agenda.empty):
         catalog = data.indicator_catalog()
         indicator_names = dict(zip(catalog["indicator_id"], catalog["name"], strict=True))
-        chosen = st.selectbox("Indicator", list(indicator_names),
-                              format_func=lambda i: f"{indicator_names[i]} ({i})",
-                              key="any_indicator")
+        chosen = st.selectbox(
+            "Indicator",
+            list(indicator_names),
+            format_func=lambda i: f"{indicator_names[i]} ({i})",
+            key="any_indicator",
+        )
         entry = decision_fields("any", quarter, chosen)
         if st.button("Record decision", key="any_save", type="primary"):
             save(register, entry, editor["username"])
@@ -182,26 +201,47 @@ else:
         decision=every["decision"].map(DECISION_LABELS),
     )
     st.dataframe(
-        shown[["entry", "recorded_at", "recorded_by", "review_quarter", "indicator_id",
-               "decision", "new_target", "effective_from", "action_text", "action_owner",
-               "action_due", "action_status", "rationale", "corrects", "in_force"]],
+        shown[
+            [
+                "entry",
+                "recorded_at",
+                "recorded_by",
+                "review_quarter",
+                "indicator_id",
+                "decision",
+                "new_target",
+                "effective_from",
+                "action_text",
+                "action_owner",
+                "action_due",
+                "action_status",
+                "rationale",
+                "corrects",
+                "in_force",
+            ]
+        ],
         hide_index=True,
     )
-    st.caption("Entries are never changed or deleted; a correction is a new entry that names "
-               "the entry it corrects.")
+    st.caption(
+        "Entries are never changed or deleted; a correction is a new entry that names the entry it corrects."
+    )
     if editor is not None:
         with st.expander("Correct an entry"):
             live = register.current()
             choice = st.selectbox(
-                "Entry to correct", list(live["entry_id"]),
-                format_func=lambda e: (lambda r: f"{e[:8]} · {r.review_quarter} · "
-                                       f"{r.indicator_id} · {DECISION_LABELS[r.decision]}")(
-                    live[live["entry_id"] == e].iloc[0]),
+                "Entry to correct",
+                list(live["entry_id"]),
+                format_func=lambda e: (
+                    lambda r: (
+                        f"{e[:8]} · {r.review_quarter} · {r.indicator_id} · {DECISION_LABELS[r.decision]}"
+                    )
+                )(live[live["entry_id"] == e].iloc[0]),
                 key="correct_choice",
             )
             original = live[live["entry_id"] == choice].iloc[0]
-            entry = decision_fields("correct", str(original["review_quarter"]),
-                                    str(original["indicator_id"]), corrects=choice)
+            entry = decision_fields(
+                "correct", str(original["review_quarter"]), str(original["indicator_id"]), corrects=choice
+            )
             if st.button("Record correction", key="correct_save", type="primary"):
                 save(register, entry, editor["username"])
 
@@ -210,13 +250,29 @@ if actions.empty:
     st.caption("No actions recorded.")
 else:
     st.dataframe(
-        actions.assign(overdue=actions["is_overdue"].map(
-            lambda v: "OVERDUE" if bool(v) else ""))[
-            ["review_quarter", "indicator_id", "action_text", "action_owner", "action_due",
-             "action_status", "action_completed_on", "overdue"]].rename(columns={
-                "review_quarter": "Review", "indicator_id": "Indicator", "action_text": "Action",
-                "action_owner": "Owner", "action_due": "Due", "action_status": "Status",
-                "action_completed_on": "Done on", "overdue": "Overdue"}),
+        actions.assign(overdue=actions["is_overdue"].map(lambda v: "OVERDUE" if bool(v) else ""))[
+            [
+                "review_quarter",
+                "indicator_id",
+                "action_text",
+                "action_owner",
+                "action_due",
+                "action_status",
+                "action_completed_on",
+                "overdue",
+            ]
+        ].rename(
+            columns={
+                "review_quarter": "Review",
+                "indicator_id": "Indicator",
+                "action_text": "Action",
+                "action_owner": "Owner",
+                "action_due": "Due",
+                "action_status": "Status",
+                "action_completed_on": "Done on",
+                "overdue": "Overdue",
+            }
+        ),
         hide_index=True,
         column_config={"Action": st.column_config.TextColumn(width="large")},
     )
@@ -224,8 +280,9 @@ else:
 st.header("Agenda triggers")
 if editor is None:
     st.dataframe(
-        pd.DataFrame({"Trigger": [s.label for s in SETTINGS],
-                      "Setting": [str(settings[s.key]) for s in SETTINGS]}),
+        pd.DataFrame(
+            {"Trigger": [s.label for s in SETTINGS], "Setting": [str(settings[s.key]) for s in SETTINGS]}
+        ),
         hide_index=True,
     )
 else:
@@ -233,12 +290,11 @@ else:
         new_values: dict[str, float | bool] = {}
         for s in SETTINGS:
             if isinstance(s.default, bool):
-                new_values[s.key] = st.checkbox(s.label, value=bool(settings[s.key]),
-                                                key=f"set_{s.key}")
+                new_values[s.key] = st.checkbox(s.label, value=bool(settings[s.key]), key=f"set_{s.key}")
             else:
-                new_values[s.key] = st.number_input(s.label, min_value=0.0, step=1.0,
-                                                    value=float(settings[s.key]),
-                                                    key=f"set_{s.key}")
+                new_values[s.key] = st.number_input(
+                    s.label, min_value=0.0, step=1.0, value=float(settings[s.key]), key=f"set_{s.key}"
+                )
         if st.form_submit_button("Save triggers"):
             for key, value in new_values.items():
                 if value != settings[key]:
@@ -254,13 +310,25 @@ scores = data.consideration_scores()
 scores = scores[pd.to_datetime(scores["period_start"]) == pd.Timestamp(period)]
 composite = data.composite_scores()
 composite = composite[pd.to_datetime(composite["period_start"]) == pd.Timestamp(period)]
-scorecard = pd.concat([
-    pd.DataFrame({"consideration": scores["consideration"].map(names),
-                  "score": scores["score"].map(ui.points),
-                  "status": scores["status"].map(ui.status_text)}),
-    pd.DataFrame({"consideration": ["Composite"], "score": composite["score"].map(ui.points),
-                  "status": composite["status"].map(ui.status_text)}),
-], ignore_index=True)
+scorecard = pd.concat(
+    [
+        pd.DataFrame(
+            {
+                "consideration": scores["consideration"].map(names),
+                "score": scores["score"].map(ui.points),
+                "status": scores["status"].map(ui.status_text),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "consideration": ["Composite"],
+                "score": composite["score"].map(ui.points),
+                "status": composite["status"].map(ui.status_text),
+            }
+        ),
+    ],
+    ignore_index=True,
+)
 pack = review_pack.ReviewPack(
     city=config.city_name(),
     quarter=quarter,
@@ -273,15 +341,20 @@ pack = review_pack.ReviewPack(
 )
 html_doc = review_pack.to_html(pack)
 a, b, c = st.columns(3)
-a.download_button("Download HTML", html_doc, f"civicloop_review_{quarter}.html", "text/html",
-                  key="pack_html")
-b.download_button("Download CSV (zip)", review_pack.to_csv_zip(pack),
-                  f"civicloop_review_{quarter}_csv.zip", "application/zip", key="pack_csv")
+a.download_button("Download HTML", html_doc, f"civicloop_review_{quarter}.html", "text/html", key="pack_html")
+b.download_button(
+    "Download CSV (zip)",
+    review_pack.to_csv_zip(pack),
+    f"civicloop_review_{quarter}_csv.zip",
+    "application/zip",
+    key="pack_csv",
+)
 try:
     b_pdf = pdf_bytes(html_doc)
 except OSError as exc:  # pango / fonts missing on this machine
     c.warning(f"PDF export unavailable here: {exc}")
 else:
-    c.download_button("Download PDF", b_pdf, f"civicloop_review_{quarter}.pdf",
-                      "application/pdf", key="pack_pdf")
+    c.download_button(
+        "Download PDF", b_pdf, f"civicloop_review_{quarter}.pdf", "application/pdf", key="pack_pdf"
+    )
 ui.snapshot_caption()

@@ -1,6 +1,5 @@
 """Analytics assets: the statistics dbt cannot do in SQL (survey raking, sentiment, topics)."""
 
-
 import datetime as dt
 import pickle
 from pathlib import Path
@@ -90,9 +89,7 @@ def feedback_text_scores(
     model_path = civicloop.settings().resolved_data_dir / "models" / "feedback_topics.pkl"
     model = _load_topic_model(model_path)
     with warehouse.get_connection() as con:
-        pending_filter = (
-            "s.request_id is null or r.loaded_at > s.scored_at" if model is not None else "true"
-        )
+        pending_filter = "s.request_id is null or r.loaded_at > s.scored_at" if model is not None else "true"
         pending = con.sql(
             f"""
             select r.request_id, r.description
@@ -111,8 +108,7 @@ def feedback_text_scores(
         try:
             con.execute("begin transaction")
             con.execute(
-                "delete from raw.feedback_text_scores where request_id in "
-                "(select request_id from new_scores)"
+                "delete from raw.feedback_text_scores where request_id in (select request_id from new_scores)"
             )
             con.execute("insert into raw.feedback_text_scores by name select * from new_scores")
             con.execute("commit")

@@ -5,7 +5,6 @@ scheduled run ingests that source and rebuilds only what lies downstream of it. 
 the same runs as soon as a data engineer drops files into an inbox folder.
 """
 
-
 import hashlib
 
 import dagster as dg
@@ -40,12 +39,8 @@ source_jobs = {
 }
 
 schedules = [
-    dg.ScheduleDefinition(
-        name="daily_feedback", job=source_jobs["feedback"], cron_schedule="0 6 * * *"
-    ),
-    dg.ScheduleDefinition(
-        name="monthly_kpis", job=source_jobs["kpis"], cron_schedule="0 7 2 * *"
-    ),
+    dg.ScheduleDefinition(name="daily_feedback", job=source_jobs["feedback"], cron_schedule="0 6 * * *"),
+    dg.ScheduleDefinition(name="monthly_kpis", job=source_jobs["kpis"], cron_schedule="0 7 2 * *"),
     dg.ScheduleDefinition(
         name="quarterly_survey", job=source_jobs["survey"], cron_schedule="0 7 5 1,4,7,10 *"
     ),

@@ -5,7 +5,6 @@ error-severity expectation fails a *blocking* check, so nothing downstream runs 
 snapshot stays at the last good build. Warnings are recorded and shown but do not block.
 """
 
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -102,8 +101,7 @@ def sources_are_fresh(warehouse: DuckDBResource) -> dg.AssetCheckResult:
             """
         ).fetchall()
     findings = [
-        f"{source}: newest data {latest}, expected every {cadence} days"
-        for source, latest, cadence in stale
+        f"{source}: newest data {latest}, expected every {cadence} days" for source, latest, cadence in stale
     ]
     return dg.AssetCheckResult(
         passed=not stale,
@@ -126,15 +124,27 @@ class GxTarget:
 
 
 GX_TARGETS: Sequence[GxTarget] = (
-    GxTarget(raw_key("feedback_requests"), "raw.feedback_requests", "raw_feedback_requests",
-             needs_reference_sets=True, latest_batch_column="loaded_at"),
+    GxTarget(
+        raw_key("feedback_requests"),
+        "raw.feedback_requests",
+        "raw_feedback_requests",
+        needs_reference_sets=True,
+        latest_batch_column="loaded_at",
+    ),
     GxTarget(raw_key("kpi_observations"), "raw.kpi_observations", "raw_kpi_observations"),
     GxTarget(raw_key("survey_answers"), "raw.survey_answers", "raw_survey_answers"),
     GxTarget(raw_key("survey_weights"), "raw.survey_weights", "raw_survey_weights"),
-    GxTarget(dg.AssetKey(["marts", "indicator_values"]), "marts.indicator_values",
-             "marts_indicator_values", needs_reference_sets=True),
-    GxTarget(dg.AssetKey(["marts", "consideration_scores"]), "marts.consideration_scores",
-             "marts_consideration_scores"),
+    GxTarget(
+        dg.AssetKey(["marts", "indicator_values"]),
+        "marts.indicator_values",
+        "marts_indicator_values",
+        needs_reference_sets=True,
+    ),
+    GxTarget(
+        dg.AssetKey(["marts", "consideration_scores"]),
+        "marts.consideration_scores",
+        "marts_consideration_scores",
+    ),
 )
 
 
@@ -166,7 +176,10 @@ def _gx_check(target: GxTarget) -> dg.AssetChecksDefinition:
         with warehouse.get_connection() as con:
             sets = runtime_sets_from_warehouse(con) if target.needs_reference_sets else None
             outcome = validate_table(
-                con, target.table, target.suite, runtime_sets=sets,
+                con,
+                target.table,
+                target.suite,
+                runtime_sets=sets,
                 latest_batch_column=target.latest_batch_column,
             )
             ensure_quality_schema(con)

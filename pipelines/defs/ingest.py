@@ -5,7 +5,6 @@ and loaded into the working DuckDB; every file gets an ``ops.load_log`` row and 
 an ``ops.quarantine`` row.
 """
 
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -138,8 +137,9 @@ def review_decisions(
         summary = ingest_source(con, settings, "reviews")
         from_register = sync_register(con, settings.decisions_path)
         count = con.execute("select count(*) from raw.review_decisions").fetchone()
-    context.log.info("review decisions: %d from files, %d new from the register",
-                     summary.rows_accepted, from_register)
+    context.log.info(
+        "review decisions: %d from files, %d new from the register", summary.rows_accepted, from_register
+    )
     return dg.MaterializeResult(
         metadata={
             **summary_metadata(summary),

@@ -1,6 +1,5 @@
 """The published snapshot: the only file dashboards and analysts open."""
 
-
 import dagster as dg
 
 from pipelines.defs.transform import civicloop_dbt_models

@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets: staging -> intermediate -> marts, tests as asset checks."""
 
-
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path

@@ -65,8 +65,7 @@ DISTRICTS: tuple[District, ...] = (
     District("D07", "Southgate", 0.89, 36_300, (0.31, 0.34, 0.25, 0.10), 1.00, "62707"),
     District("D08", "West Park", 0.95, 45_700, (0.35, 0.36, 0.21, 0.08), 1.05, "62708"),
     District("D09", "Cedar Hill", 0.87, 29_500, (0.26, 0.31, 0.29, 0.14), 0.90, "62709"),
-    District("D10", "Lakeshore", 0.84, 31_900, (0.33, 0.33, 0.24, 0.10),
-             UNDER_REPORTING_PROPENSITY, "62710"),
+    District("D10", "Lakeshore", 0.84, 31_900, (0.33, 0.33, 0.24, 0.10), UNDER_REPORTING_PROPENSITY, "62710"),
     District("D11", "University", 0.93, 40_600, (0.52, 0.26, 0.15, 0.07), 1.15, "62711"),
     District("D12", "Fairview", 0.85, 22_300, (0.20, 0.30, 0.33, 0.17), 0.85, "62712"),
 )

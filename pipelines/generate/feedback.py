@@ -58,21 +58,45 @@ PARAMETERS: dict[str, float] = {
     "open311_share": OPEN311_SHARE,
 }
 PII_RATES: dict[str, float] = {
-    "email_in_text": 0.02, "phone_in_text": 0.02, "name_in_text": 0.03, "address_in_text": 0.04,
+    "email_in_text": 0.02,
+    "phone_in_text": 0.02,
+    "name_in_text": 0.03,
+    "address_in_text": 0.04,
 }
 FAULT_RATES: dict[str, float] = {
-    "malformed_date": 0.002, "unknown_district": 0.003, "missing_required_field": 0.002,
+    "malformed_date": 0.002,
+    "unknown_district": 0.003,
+    "missing_required_field": 0.002,
     "closed_before_opened": 0.0015,
 }
 REEXPORT_RATE = 0.01
 MALFORMED_DATES: tuple[str, ...] = (
-    "2024-02-30 10:15:00", "31/12/2024 10:15", "N/A", "2024-13-01T08:00:00", "yesterday",
+    "2024-02-30 10:15:00",
+    "31/12/2024 10:15",
+    "N/A",
+    "2024-13-01T08:00:00",
+    "yesterday",
 )
 UNKNOWN_DISTRICTS: tuple[str, ...] = ("D13", "D99", "Ward 42", "Springfield Heights", "Zone 7")
 CITY_CSV_COLUMNS: tuple[str, ...] = (
-    "Case ID", "Opened", "Closed", "First Response", "Status", "Service Code", "Category",
-    "Agency", "Ward", "Channel", "Description", "Reopened", "Fixed Confirmed", "Reporter Name",
-    "Reporter Email", "Address", "Latitude", "Longitude",
+    "Case ID",
+    "Opened",
+    "Closed",
+    "First Response",
+    "Status",
+    "Service Code",
+    "Category",
+    "Agency",
+    "Ward",
+    "Channel",
+    "Description",
+    "Reopened",
+    "Fixed Confirmed",
+    "Reporter Name",
+    "Reporter Email",
+    "Address",
+    "Latitude",
+    "Longitude",
 )
 CSV_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 OPEN311_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%:z"
@@ -128,8 +152,13 @@ def service_weights(day: datetime.date) -> np.ndarray:
 
 
 def draw_requests(
-    day: datetime.date, n: int, rng: np.random.Generator, timeline: Timeline,
-    *, allow_reexport: bool, plant_canaries: bool,
+    day: datetime.date,
+    n: int,
+    rng: np.random.Generator,
+    timeline: Timeline,
+    *,
+    allow_reexport: bool,
+    plant_canaries: bool,
 ) -> pl.DataFrame:
     """The day's requests in canonical (typed, true-valued) form with fault and tone markers."""
     t = timeline.trend(day)
@@ -143,7 +172,7 @@ def draw_requests(
     service = rng.choice(len(SERVICES), size=n, p=service_weights(day))
 
     access = np.array([d.digital_access_rate for d in DISTRICTS])[district] / 0.9
-    digital_p = (PARAMETERS["digital_share_base"] + PARAMETERS["digital_share_gain_over_period"] * t)
+    digital_p = PARAMETERS["digital_share_base"] + PARAMETERS["digital_share_gain_over_period"] * t
     is_digital = rng.random(n) < np.clip(digital_p * access * AGE_DIGITAL_FACTOR[age], 0.02, 0.97)
     channel = np.where(
         is_digital,
@@ -186,24 +215,27 @@ def draw_requests(
     fixed_yes = rng.random(n) < fixed_yes_p
     age_days = (as_of - opened).astype(np.float64) / 86_400
     bad = (
-        (reopened > 0) | (asked & ~fixed_yes) | (is_closed & (resolution_days > 1.5 * sla))
+        (reopened > 0)
+        | (asked & ~fixed_yes)
+        | (is_closed & (resolution_days > 1.5 * sla))
         | (~is_closed & (age_days > sla))
     )
     negative_p = np.where(
         bad,
-        PARAMETERS["negative_given_bad_outcome_start"]
-        - PARAMETERS["negative_given_bad_outcome_drop"] * t,
-        PARAMETERS["negative_given_good_outcome_start"]
-        - PARAMETERS["negative_given_good_outcome_drop"] * t,
+        PARAMETERS["negative_given_bad_outcome_start"] - PARAMETERS["negative_given_bad_outcome_drop"] * t,
+        PARAMETERS["negative_given_good_outcome_start"] - PARAMETERS["negative_given_good_outcome_drop"] * t,
     )
     tone = np.where(
-        rng.random(n) < np.clip(negative_p, 0.01, 0.99), "negative",
+        rng.random(n) < np.clip(negative_p, 0.01, 0.99),
+        "negative",
         np.where(is_closed, "positive", "neutral"),
     )
 
     frame = pl.DataFrame(
         {
-            "request_id": "SR" + day.strftime("%Y%m%d") + "-"
+            "request_id": "SR"
+            + day.strftime("%Y%m%d")
+            + "-"
             + pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(6),
             "format": np.where(rng.random(n) < OPEN311_SHARE, "open311", "city"),
             "service_index": service,
@@ -225,7 +257,9 @@ def draw_requests(
     )
     frame = frame.with_columns(
         pl.when(pl.col("fixed_confirmed") != "").then("fixed_confirmed").alias("fixed_confirmed"),
-        *_descriptions(frame, rng), *_reporters(rng, n, is_digital), *_locations(rng, district),
+        *_descriptions(frame, rng),
+        *_reporters(rng, n, is_digital),
+        *_locations(rng, district),
         *_faults_and_reexports(rng, n, is_closed, allow_reexport, plant_canaries),
     )
     if plant_canaries:
@@ -246,40 +280,53 @@ def _descriptions(frame: pl.DataFrame, rng: np.random.Generator) -> list[pl.Seri
     context = text.pick(text.CONTEXT_PHRASES, rng.integers(0, len(text.CONTEXT_PHRASES), n))
     tone = frame["tone"]
     closing = (
-        pl.DataFrame({
-            "tone": tone,
-            "negative": text.pick(text.NEGATIVE_PHRASES, rng.integers(0, 10, n)),
-            "positive": text.pick(text.POSITIVE_PHRASES, rng.integers(0, 10, n)),
-            "neutral": text.pick(text.NEUTRAL_PHRASES, rng.integers(0, 5, n)),
-        })
+        pl.DataFrame(
+            {
+                "tone": tone,
+                "negative": text.pick(text.NEGATIVE_PHRASES, rng.integers(0, 10, n)),
+                "positive": text.pick(text.POSITIVE_PHRASES, rng.integers(0, 10, n)),
+                "neutral": text.pick(text.NEUTRAL_PHRASES, rng.integers(0, 5, n)),
+            }
+        )
         .select(
-            pl.when(pl.col("tone") == "negative").then("negative")
-            .when(pl.col("tone") == "positive").then("positive").otherwise("neutral")
+            pl.when(pl.col("tone") == "negative")
+            .then("negative")
+            .when(pl.col("tone") == "positive")
+            .then("positive")
+            .otherwise("neutral")
         )
         .to_series()
     )
     names, emails = text.person_names(rng, n)
     pii_flags = {kind: rng.random(n) < rate for kind, rate in PII_RATES.items()}
-    pii = pl.DataFrame({
-        "issue": issue, "context": context, "closing": closing,
-        "email": "Contact me at " + emails + ".",
-        "phone": "Call me on " + text.phone_numbers(rng, n) + ".",
-        "name": "My name is " + names + ".",
-        "address": "It is at " + text.street_addresses(rng, n) + ".",
-        **{f"has_{kind}": flag for kind, flag in pii_flags.items()},
-    })
+    pii = pl.DataFrame(
+        {
+            "issue": issue,
+            "context": context,
+            "closing": closing,
+            "email": "Contact me at " + emails + ".",
+            "phone": "Call me on " + text.phone_numbers(rng, n) + ".",
+            "name": "My name is " + names + ".",
+            "address": "It is at " + text.street_addresses(rng, n) + ".",
+            **{f"has_{kind}": flag for kind, flag in pii_flags.items()},
+        }
+    )
     optional = [
         pl.when(pl.col(f"has_{kind}")).then(pl.col(column)).otherwise(pl.lit(None))
-        for kind, column in (("address_in_text", "address"), ("name_in_text", "name"),
-                             ("email_in_text", "email"), ("phone_in_text", "phone"))
+        for kind, column in (
+            ("address_in_text", "address"),
+            ("name_in_text", "name"),
+            ("email_in_text", "email"),
+            ("phone_in_text", "phone"),
+        )
     ]
-    sentence = (
-        pl.when(pl.col("context") == "").then(pl.col("issue"))
-        .otherwise(pl.format("{} {}", "issue", "context")) + pl.lit(".")
-    )
+    sentence = pl.when(pl.col("context") == "").then(pl.col("issue")).otherwise(
+        pl.format("{} {}", "issue", "context")
+    ) + pl.lit(".")
     described = pii.select(
-        pl.concat_str([sentence, *optional, pl.col("closing")], separator=" ", ignore_nulls=True)
-        .alias("description"),
+        pl.concat_str([sentence, *optional, pl.col("closing")], separator=" ", ignore_nulls=True).alias(
+            "description"
+        ),
         *[pl.col(f"has_{kind}").alias(f"pii_{kind}") for kind in PII_RATES],
     )
     return described.get_columns()
@@ -288,11 +335,14 @@ def _descriptions(frame: pl.DataFrame, rng: np.random.Generator) -> list[pl.Seri
 def _reporters(rng: np.random.Generator, n: int, is_digital: np.ndarray) -> list[pl.Series]:
     """Reporter name (55%) and email (45% online, 10% otherwise); null when not given."""
     names, emails = text.person_names(rng, n)
-    given = pl.DataFrame({
-        "name": names, "email": emails,
-        "has_name": rng.random(n) < 0.55,
-        "has_email": rng.random(n) < np.where(is_digital, 0.45, 0.10),
-    })
+    given = pl.DataFrame(
+        {
+            "name": names,
+            "email": emails,
+            "has_name": rng.random(n) < 0.55,
+            "has_email": rng.random(n) < np.where(is_digital, 0.45, 0.10),
+        }
+    )
     return given.select(
         pl.when("has_name").then("name").alias("reporter_name"),
         pl.when("has_email").then("email").alias("reporter_email"),
@@ -304,9 +354,7 @@ def _locations(rng: np.random.Generator, district: np.ndarray) -> list[pl.Series
     n = district.size
     lon = bounds[:, 0] + rng.random(n) * (bounds[:, 2] - bounds[:, 0])
     lat = bounds[:, 1] + rng.random(n) * (bounds[:, 3] - bounds[:, 1])
-    alias_pool = tuple(
-        spelling for d in DISTRICTS for spelling in (d.code, d.code, *district_aliases(d)[:3])
-    )
+    alias_pool = tuple(spelling for d in DISTRICTS for spelling in (d.code, d.code, *district_aliases(d)[:3]))
     alias = text.pick(alias_pool, district * 5 + rng.integers(0, 5, n))
     return [
         pl.Series("lon", np.round(lon, 6)),
@@ -318,7 +366,10 @@ def _locations(rng: np.random.Generator, district: np.ndarray) -> list[pl.Series
 
 
 def _faults_and_reexports(
-    rng: np.random.Generator, n: int, is_closed: np.ndarray, allow_reexport: bool,
+    rng: np.random.Generator,
+    n: int,
+    is_closed: np.ndarray,
+    allow_reexport: bool,
     plant_canaries: bool,
 ) -> list[pl.Series]:
     kinds = ("none", *FAULT_RATES)
@@ -343,14 +394,21 @@ def _plant_canaries(frame: pl.DataFrame) -> pl.DataFrame:
     row = pl.int_range(pl.len())
     canary = row < 2
     return frame.with_columns(
-        pl.when(row == 0).then(pl.lit("open311")).when(row == 1).then(pl.lit("city"))
-        .otherwise("format").alias("format"),
-        pl.when(canary).then(pl.lit(text.CANARY_REPORTER_NAME)).otherwise("reporter_name")
+        pl.when(row == 0)
+        .then(pl.lit("open311"))
+        .when(row == 1)
+        .then(pl.lit("city"))
+        .otherwise("format")
+        .alias("format"),
+        pl.when(canary)
+        .then(pl.lit(text.CANARY_REPORTER_NAME))
+        .otherwise("reporter_name")
         .alias("reporter_name"),
-        pl.when(canary).then(pl.lit(text.CANARY_REPORTER_EMAIL)).otherwise("reporter_email")
+        pl.when(canary)
+        .then(pl.lit(text.CANARY_REPORTER_EMAIL))
+        .otherwise("reporter_email")
         .alias("reporter_email"),
-        pl.when(canary).then(pl.lit(text.CANARY_DESCRIPTION)).otherwise("description")
-        .alias("description"),
+        pl.when(canary).then(pl.lit(text.CANARY_DESCRIPTION)).otherwise("description").alias("description"),
         *[(pl.col(f"pii_{kind}") | canary).alias(f"pii_{kind}") for kind in PII_RATES],
     )
 
@@ -374,26 +432,33 @@ def with_faults(requests: pl.LazyFrame, time_format: str) -> pl.LazyFrame:
             moment = moment.dt.replace_time_zone(CITY_TIMEZONE, ambiguous="earliest")
         return moment.dt.to_string(time_format)
 
-    closed = pl.when(fault == "closed_before_opened").then(
-        pl.col("opened") - pl.duration(hours=pl.col("backdate_hours"))
-    ).otherwise("closed")
+    closed = (
+        pl.when(fault == "closed_before_opened")
+        .then(pl.col("opened") - pl.duration(hours=pl.col("backdate_hours")))
+        .otherwise("closed")
+    )
     updated = pl.max_horizontal("opened", "first_response", "closed")
     missing = fault == "missing_required_field"
     return requests.with_columns(closed.alias("closed")).with_columns(
         pl.when(fault == "malformed_date")
         .then(pl.lit(pl.Series(MALFORMED_DATES)).gather(pl.col("fault_variant")))
-        .otherwise(stamp(pl.col("opened"))).alias("opened_text"),
+        .otherwise(stamp(pl.col("opened")))
+        .alias("opened_text"),
         stamp(pl.col("closed")).alias("closed_text"),
         stamp(pl.col("first_response")).alias("first_response_text"),
         stamp(updated).alias("updated_text"),
         pl.when(fault == "unknown_district")
         .then(pl.lit(pl.Series(UNKNOWN_DISTRICTS)).gather(pl.col("fault_variant")))
-        .otherwise("ward_written").alias("ward_written"),
-        pl.when(missing & (pl.col("fault_variant") % 2 == 0)).then(None)
+        .otherwise("ward_written")
+        .alias("ward_written"),
+        pl.when(missing & (pl.col("fault_variant") % 2 == 0))
+        .then(None)
         .otherwise(pl.lit(pl.Series([s.code for s in SERVICES])).gather("service_index"))
         .alias("service_code"),
-        pl.when(missing & (pl.col("fault_variant") % 2 == 1)).then(None)
-        .otherwise("request_id").alias("request_id"),
+        pl.when(missing & (pl.col("fault_variant") % 2 == 1))
+        .then(None)
+        .otherwise("request_id")
+        .alias("request_id"),
         pl.lit(pl.Series([s.name for s in SERVICES])).gather("service_index").alias("service_name"),
         pl.lit(pl.Series([s.category for s in SERVICES])).gather("service_index").alias("category"),
         pl.lit(pl.Series([s.agency for s in SERVICES])).gather("service_index").alias("agency"),
@@ -403,26 +468,49 @@ def with_faults(requests: pl.LazyFrame, time_format: str) -> pl.LazyFrame:
 def to_open311(requests: pl.LazyFrame) -> pl.LazyFrame:
     """GeoReport v2 request records with the ``extended_attributes`` object."""
     closed = pl.col("closed").is_not_null()
-    notes = pl.lit(pl.Series(["Work completed", "Resolved", "Referred to responsible agency",
-                              "Crew visited, issue fixed", "Completed as requested"]))
-    return with_faults(requests, OPEN311_TIME_FORMAT).select(
-        "request_id", pl.when(closed).then(pl.lit("closed")).otherwise(pl.lit("open"))
-        .alias("status"),
-        pl.when(closed).then(notes.gather(pl.col("fault_variant"))).alias("status_notes"),
-        "service_name", "service_code", "description",
-        pl.col("agency").alias("agency_responsible"),
-        pl.col("opened_text").alias("requested_datetime"),
-        pl.col("updated_text").alias("updated_datetime"),
-        "address", "zipcode", "lat", pl.col("lon").alias("long"),
-        pl.when(pl.col("backdate_hours") < 8)
-        .then(pl.format("https://media.example.org/sr/{}.jpg", "request_id")).alias("media_url"),
-        pl.struct(
-            pl.col("ward_written").alias("district"), "channel",
-            pl.col("closed_text").alias("closed_datetime"),
-            pl.col("first_response_text").alias("first_response_datetime"),
-            "reopened_count", "fixed_confirmed", "reporter_name", "reporter_email",
-        ).alias("extended_attributes"),
-    ).rename({"request_id": "service_request_id"})
+    notes = pl.lit(
+        pl.Series(
+            [
+                "Work completed",
+                "Resolved",
+                "Referred to responsible agency",
+                "Crew visited, issue fixed",
+                "Completed as requested",
+            ]
+        )
+    )
+    return (
+        with_faults(requests, OPEN311_TIME_FORMAT)
+        .select(
+            "request_id",
+            pl.when(closed).then(pl.lit("closed")).otherwise(pl.lit("open")).alias("status"),
+            pl.when(closed).then(notes.gather(pl.col("fault_variant"))).alias("status_notes"),
+            "service_name",
+            "service_code",
+            "description",
+            pl.col("agency").alias("agency_responsible"),
+            pl.col("opened_text").alias("requested_datetime"),
+            pl.col("updated_text").alias("updated_datetime"),
+            "address",
+            "zipcode",
+            "lat",
+            pl.col("lon").alias("long"),
+            pl.when(pl.col("backdate_hours") < 8)
+            .then(pl.format("https://media.example.org/sr/{}.jpg", "request_id"))
+            .alias("media_url"),
+            pl.struct(
+                pl.col("ward_written").alias("district"),
+                "channel",
+                pl.col("closed_text").alias("closed_datetime"),
+                pl.col("first_response_text").alias("first_response_datetime"),
+                "reopened_count",
+                "fixed_confirmed",
+                "reporter_name",
+                "reporter_email",
+            ).alias("extended_attributes"),
+        )
+        .rename({"request_id": "service_request_id"})
+    )
 
 
 def to_city_csv(requests: pl.LazyFrame) -> pl.LazyFrame:
@@ -468,7 +556,9 @@ def day_versions(requests: pl.DataFrame, carried: pl.DataFrame | None) -> pl.Dat
     return today.collect()
 
 
-def write_export(feedback_dir: Path, label: str, records: pl.DataFrame, *, cp1252: bool = False) -> list[Path]:
+def write_export(
+    feedback_dir: Path, label: str, records: pl.DataFrame, *, cp1252: bool = False
+) -> list[Path]:
     """Write one export in both formats (Open311 JSON and the city CSV) for a day or a month."""
     feedback_dir.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = open311_path(feedback_dir, label), city_csv_path(feedback_dir, label)
@@ -486,8 +576,12 @@ def write_export(feedback_dir: Path, label: str, records: pl.DataFrame, *, cp125
 
 
 def write_day(
-    feedback_dir: Path, day: datetime.date, requests: pl.DataFrame,
-    carried: pl.DataFrame | None, *, cp1252: bool = False,
+    feedback_dir: Path,
+    day: datetime.date,
+    requests: pl.DataFrame,
+    carried: pl.DataFrame | None,
+    *,
+    cp1252: bool = False,
 ) -> list[Path]:
     """Write the day's two files: its requests plus re-exported later versions from yesterday."""
     return write_export(feedback_dir, day.isoformat(), day_versions(requests, carried), cp1252=cp1252)

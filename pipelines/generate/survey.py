@@ -29,10 +29,14 @@ from pipelines.generate.city import (
     population_matrix,
 )
 
-AGREE_LABELS = ("Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree",
-                "Strongly agree")
-SATISFIED_LABELS = ("Very dissatisfied", "Dissatisfied", "Neither satisfied nor dissatisfied",
-                    "Satisfied", "Very satisfied")
+AGREE_LABELS = ("Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree")
+SATISFIED_LABELS = (
+    "Very dissatisfied",
+    "Dissatisfied",
+    "Neither satisfied nor dissatisfied",
+    "Satisfied",
+    "Very satisfied",
+)
 YES_NO_LABELS = ("No", "Yes")
 MISSING_CODES = ("Refused", "Don't know", "")
 MISSING_RATES = {"Don't know": 0.03, "Refused": 0.01, "": 0.01}
@@ -71,25 +75,90 @@ class Question:
 
 
 QUESTIONS: tuple[Question, ...] = (
-    Question("trust_city", "Q1_trust", "I trust the city to deliver good services.", 4,
-             AGREE_LABELS, -0.2, (-0.5, -0.1, 0.3, 0.5), 0.1, {SLOW_DISTRICT: -0.5}, 0.4),
-    Question("satisfied_services", "Q2_satisfaction",
-             "Overall, how satisfied are you with the services the city provides?", 4,
-             SATISFIED_LABELS, 0.0, (-0.3, 0.0, 0.3, 0.4), 0.0, {SLOW_DISTRICT: -0.7}, 0.3),
-    Question("city_listens", "Q3_listens", "The city listens to residents like me.", 1,
-             AGREE_LABELS, -0.6, (-0.6, -0.2, 0.3, 0.4), 0.0, {LOW_ACCESS_DISTRICT: -0.4}, 0.5),
-    Question("problem_in_area", "Q4_problem",
-             "In the last 3 months I had a problem in my area that I could have reported to the "
-             "city.", 2, YES_NO_LABELS, -0.9, (0.3, 0.1, -0.2, -0.4), 0.0,
-             {UNDER_REPORTING_DISTRICT: 1.4}, 0.0),
-    Question("heard_back", "Q5_heard_back", "When I reported something to the city, I heard back.",
-             5, AGREE_LABELS, -0.3, (0.0, 0.0, 0.1, 0.1), 0.0, {SLOW_DISTRICT: -0.5}, 0.8),
-    Question("took_part_consultation", "Q6_consultation",
-             "I took part in a city consultation this year.", 4, YES_NO_LABELS, -2.0,
-             (-0.6, 0.0, 0.4, 0.5), 0.1, {}, 0.3),
-    Question("used_digital_channel", "Q7_digital",
-             "In the last 12 months I used the city website or app for a city service.", 2,
-             YES_NO_LABELS, 0.6, (1.2, 0.6, -0.5, -1.6), 0.0, {LOW_ACCESS_DISTRICT: -1.2}, 0.6),
+    Question(
+        "trust_city",
+        "Q1_trust",
+        "I trust the city to deliver good services.",
+        4,
+        AGREE_LABELS,
+        -0.2,
+        (-0.5, -0.1, 0.3, 0.5),
+        0.1,
+        {SLOW_DISTRICT: -0.5},
+        0.4,
+    ),
+    Question(
+        "satisfied_services",
+        "Q2_satisfaction",
+        "Overall, how satisfied are you with the services the city provides?",
+        4,
+        SATISFIED_LABELS,
+        0.0,
+        (-0.3, 0.0, 0.3, 0.4),
+        0.0,
+        {SLOW_DISTRICT: -0.7},
+        0.3,
+    ),
+    Question(
+        "city_listens",
+        "Q3_listens",
+        "The city listens to residents like me.",
+        1,
+        AGREE_LABELS,
+        -0.6,
+        (-0.6, -0.2, 0.3, 0.4),
+        0.0,
+        {LOW_ACCESS_DISTRICT: -0.4},
+        0.5,
+    ),
+    Question(
+        "problem_in_area",
+        "Q4_problem",
+        "In the last 3 months I had a problem in my area that I could have reported to the city.",
+        2,
+        YES_NO_LABELS,
+        -0.9,
+        (0.3, 0.1, -0.2, -0.4),
+        0.0,
+        {UNDER_REPORTING_DISTRICT: 1.4},
+        0.0,
+    ),
+    Question(
+        "heard_back",
+        "Q5_heard_back",
+        "When I reported something to the city, I heard back.",
+        5,
+        AGREE_LABELS,
+        -0.3,
+        (0.0, 0.0, 0.1, 0.1),
+        0.0,
+        {SLOW_DISTRICT: -0.5},
+        0.8,
+    ),
+    Question(
+        "took_part_consultation",
+        "Q6_consultation",
+        "I took part in a city consultation this year.",
+        4,
+        YES_NO_LABELS,
+        -2.0,
+        (-0.6, 0.0, 0.4, 0.5),
+        0.1,
+        {},
+        0.3,
+    ),
+    Question(
+        "used_digital_channel",
+        "Q7_digital",
+        "In the last 12 months I used the city website or app for a city service.",
+        2,
+        YES_NO_LABELS,
+        0.6,
+        (1.2, 0.6, -0.5, -1.6),
+        0.0,
+        {LOW_ACCESS_DISTRICT: -1.2},
+        0.6,
+    ),
 )
 
 
@@ -124,11 +193,11 @@ def sample_propensity() -> np.ndarray:
 def true_shares(t: float) -> dict[str, float]:
     """Census-population share answering in the top box, per question, at time ``t``."""
     population = population_matrix().astype(float)
-    shares = {q.question_id: float((population * agree_probability(q, t)).sum() / population.sum())
-              for q in QUESTIONS}
-    shares["has_home_internet"] = float(
-        (population * home_internet_probability()).sum() / population.sum()
-    )
+    shares = {
+        q.question_id: float((population * agree_probability(q, t)).sum() / population.sum())
+        for q in QUESTIONS
+    }
+    shares["has_home_internet"] = float((population * home_internet_probability()).sum() / population.sum())
     return shares
 
 
@@ -138,9 +207,9 @@ def draw_wave(wave: str, t: float, n: int, rng: np.random.Generator) -> tuple[pl
     flat = rng.choice(probability.size, size=n, p=probability)
     district, cell = np.divmod(flat, len(CELLS))
     spellings = tuple(
-        spelling for d in DISTRICTS
-        for spelling in (*[d.code] * 14, *[d.name] * 3, *district_aliases(d)[:1] * 2,
-                         district_aliases(d)[2])
+        spelling
+        for d in DISTRICTS
+        for spelling in (*[d.code] * 14, *[d.name] * 3, *district_aliases(d)[:1] * 2, district_aliases(d)[2])
     )
     columns: dict[str, object] = {
         "respondent_id": [f"R{wave}-{i:05d}" for i in range(1, n + 1)],
@@ -148,16 +217,15 @@ def draw_wave(wave: str, t: float, n: int, rng: np.random.Generator) -> tuple[pl
         "district": np.asarray(spellings)[district * 20 + rng.integers(0, 20, n)],
         "age_band": np.asarray(AGE_BANDS)[cell // 2],
         "sex": np.asarray(SEXES)[cell % 2],
-        "home_internet": np.where(
-            rng.random(n) < home_internet_probability()[district, cell], "Yes", "No"
-        ),
+        "home_internet": np.where(rng.random(n) < home_internet_probability()[district, cell], "Yes", "No"),
     }
     out_of_range = 0
     for question in QUESTIONS:
         agree = rng.random(n) < agree_probability(question, t)[district, cell]
         if len(question.labels) == 5:
-            value = np.where(agree, 4 + (rng.random(n) < 0.4),
-                             rng.choice([1, 2, 3], size=n, p=[0.2, 0.35, 0.45]))
+            value = np.where(
+                agree, 4 + (rng.random(n) < 0.4), rng.choice([1, 2, 3], size=n, p=[0.2, 0.35, 0.45])
+            )
         else:
             value = agree.astype(np.int64)
         answer = np.asarray(question.labels)[value - question.scale_min].astype(object)
@@ -215,6 +283,7 @@ CODEBOOK_HEADER = """\
 def write_codebook(survey_dir: Path) -> Path:
     """Write codebook.yaml with its documentation header."""
     path = survey_dir / "codebook.yaml"
-    path.write_text(CODEBOOK_HEADER + yaml.safe_dump(codebook(), sort_keys=False,
-                                                      allow_unicode=True), encoding="utf-8")
+    path.write_text(
+        CODEBOOK_HEADER + yaml.safe_dump(codebook(), sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
     return path

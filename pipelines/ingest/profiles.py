@@ -20,6 +20,9 @@ CODEBOOKS_DIR = Path(__file__).resolve().parent / "codebooks"
 DEFAULT_NULL_TOKENS = ["", "NA", "N/A", "Unspecified", "null", "NULL", "None", "nan"]
 
 
+DemographicName = Literal["district_code", "age_band", "sex", "digital_access"]
+
+
 class StrictModel(BaseModel):
     """Profiles reject unknown keys so that a typo fails loudly instead of being ignored."""
 
@@ -128,9 +131,7 @@ class SurveyCodebook(StrictModel):
         default_factory=lambda: ["", "NA", "N/A", "Refused", "Don't know", "DK", "R", "99"]
     )
     questions: list[Question]
-    demographics: dict[Literal["district_code", "age_band", "sex", "digital_access"], Demographic] = Field(
-        default_factory=dict
-    )
+    demographics: dict[DemographicName, Demographic] = Field(default_factory=dict)
 
 
 Profile = FeedbackProfile | KpiProfile | SurveyCodebook

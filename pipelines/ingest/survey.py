@@ -14,7 +14,14 @@ import polars as pl
 
 from pipelines.ingest.decoding import UnreadableFileError, read_csv_text
 from pipelines.ingest.loader import LoadContext, ParsedFile, TableWrite
-from pipelines.ingest.profiles import Question, SurveyCodebook, load_profile, match_profile, shipped_profiles
+from pipelines.ingest.profiles import (
+    DemographicName,
+    Question,
+    SurveyCodebook,
+    load_profile,
+    match_profile,
+    shipped_profiles,
+)
 from pipelines.ingest.validation import (
     LINE,
     REASON,
@@ -127,7 +134,7 @@ def parse_survey(
             source(question.column), [*codebook.missing_codes, *question.missing_codes]
         )
 
-    def demographic(name: str) -> pl.Expr:
+    def demographic(name: DemographicName) -> pl.Expr:
         rule = codebook.demographics.get(name)
         if rule is None:
             return pl.lit(None, dtype=pl.String)
