@@ -97,6 +97,8 @@ def test_redact_text_replaces_each_kind_of_pii() -> None:
                 "pothole outside 1540 W 17th St near 42 Elm Street",
                 "Inspector Jones came; my name is Carla Mendes",
                 "case 19937896 opened 2024-01-02 10:00:00",
+                "Please ask Wilhelmina Canarybrook about the flooding at 4417 Canary Crescent",
+                "Ask the city to fix the pothole on Main Street. Thank you",
                 None,
             ]
         }
@@ -107,6 +109,8 @@ def test_redact_text_replaces_each_kind_of_pii() -> None:
         "pothole outside [ADDRESS] near [ADDRESS]",
         "[NAME] came; [NAME]",
         "case 19937896 opened 2024-01-02 10:00:00",
+        "Please [NAME] about the flooding at [ADDRESS]",
+        "Ask the city to fix the pothole on Main Street. Thank you",
         None,
     ]
 

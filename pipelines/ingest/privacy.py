@@ -16,7 +16,8 @@ EMAIL_PATTERN = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
 ADDRESS_PATTERN = (
     r"(?i)\b\d{1,5}[A-Za-z]?(?:\s*-\s*\d{1,5})?\s+(?:[NSEW]\.?\s+)?(?:[A-Za-z0-9'.\-]+\s+){0,3}"
     r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|place|pl"
-    r"|terrace|ter|square|sq|parkway|pkwy|highway|hwy|circle|cir)\b\.?"
+    r"|terrace|ter|square|sq|parkway|pkwy|highway|hwy|circle|cir|crescent|cres|close|row|grove"
+    r"|gardens|mews|alley|walk|trail|path|loop|plaza|heights)\b\.?"
 )
 # North-American and international phone numbers, with or without separators.
 PHONE_PATTERN = (
@@ -27,7 +28,7 @@ PHONE_PATTERN = (
 NAME_PATTERN = (
     r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Inspector|Officer|Supervisor)\.?\s+[A-Z][A-Za-z'\-]+"
     r"(?:\s+[A-Z][A-Za-z'\-]+)?"
-    r"|(?i:my name is|this is|signed|regards,?|contact|ask for|speak to|named)"
+    r"|(?i:my name is|this is|signed|regards,?|contact|ask for|ask|speak to|named|call|tell|thank)"
     r"\s+[A-Z][a-z'\-]+(?:\s+[A-Z][a-z'\-]+)?"
 )
 
