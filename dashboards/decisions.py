@@ -326,3 +326,56 @@ class DecisionRegister:
         for old in backups[: max(0, len(backups) - self.keep)]:
             old.unlink(missing_ok=True)
         return target
+
+
+def _intact(path: Path) -> bool:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+            return con.execute("pragma integrity_check").fetchone()[0] == "ok" and bool(
+                con.execute("select count(*) from sqlite_master where name = 'decisions'").fetchone()[0]
+            )
+    except sqlite3.DatabaseError:
+        return False
+
+
+def restore_register(path: Path, backup_dir: Path) -> dict[str, object]:
+    """Restore the register at ``path`` from the newest intact backup in ``backup_dir``.
+
+    Stop the dashboard first. The damaged file and its -wal/-shm are moved aside (never deleted),
+    the newest backup that passes ``integrity_check`` is copied in with sqlite's backup API, and
+    entries (and audit rows) that only older backups hold are added back: the register is
+    append-only with uuid keys, so nothing is duplicated. Lost are only writes committed after the
+    newest backup was taken (normally none: every write is backed up right after its commit).
+    """
+    backups = sorted(backup_dir.glob("decisions-*.sqlite"), reverse=True)  # names sort by time
+    intact = [backup for backup in backups if _intact(backup)]
+    if not intact:
+        raise RuntimeError(f"no intact backup in {backup_dir}")
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    for suffix in ("", "-wal", "-shm"):
+        damaged = Path(f"{path}{suffix}")
+        if damaged.exists():
+            damaged.rename(damaged.with_name(f"{damaged.name}.damaged-{stamp}"))
+    with sqlite3.connect(intact[0]) as source, sqlite3.connect(path) as target:
+        source.backup(target)
+    merged = 0
+    with sqlite3.connect(path, isolation_level=None) as con:
+        con.execute("begin immediate")
+        for older in intact[1:]:
+            con.execute("attach database ? as old", (f"file:{older}?mode=ro",))
+            # Oldest first, so that a correction never precedes the entry it corrects.
+            columns = ", ".join(COLUMNS)
+            merged += con.execute(
+                f"insert into decisions ({columns}) select {columns} from old.decisions "
+                "where entry_id not in (select entry_id from main.decisions) order by recorded_at, rowid"
+            ).rowcount
+            con.execute(
+                "insert into audit_log (at, actor, action, detail) select at, actor, action, detail "
+                "from old.audit_log o where not exists (select 1 from main.audit_log a where a.at = o.at "
+                "and a.actor = o.actor and a.action = o.action and a.detail = o.detail) order by o.id"
+            )
+            con.execute("commit")
+            con.execute("detach database old")
+            con.execute("begin immediate")
+        con.execute("commit")
+    return {"from": intact[0].name, "merged_entries": merged, "skipped_damaged": len(backups) - len(intact)}

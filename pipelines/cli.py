@@ -20,8 +20,10 @@ from pipelines.settings import PROJECT_ROOT, Settings, get_settings
 app = typer.Typer(help="civicloop: the city's feedback-loop warehouse.", no_args_is_help=True)
 profile_app = typer.Typer(help="Check a city's export against a mapping profile before loading.")
 editors_app = typer.Typer(help="Manage who may record decisions in the quarterly review.")
+decisions_app = typer.Typer(help="Look after the decision register (append-only, backed up).")
 app.add_typer(profile_app, name="profile")
 app.add_typer(editors_app, name="editors")
+app.add_typer(decisions_app, name="decisions")
 console = Console()
 
 DataDirOption = Annotated[
@@ -258,6 +260,20 @@ def bench(
     for path in written:
         console.print(f"results: {path}")
     console.print((out / "latest.md").read_text(encoding="utf-8"), markup=False, highlight=False)
+
+
+@decisions_app.command("restore")
+def restore_decisions(data_dir: DataDirOption = None) -> None:
+    """Restore the decision register from its newest intact backup (stop the dashboard first)."""
+    from dashboards.decisions import restore_register
+
+    settings = _settings(data_dir)
+    register = settings.decisions_path
+    outcome = restore_register(register, register.parent / "backups")
+    console.print(
+        f"Restored {register} from {outcome['from']}; {outcome['merged_entries']} entries added back "
+        f"from older backups; {outcome['skipped_damaged']} damaged backups skipped."
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Issue 8: the decision register can be restored from its backups after corruption or deletion.
 
 ``dashboards/decisions.py`` copies the sqlite file to ``backups/`` after every committed write.
-``restore_register`` below is the restore procedure (for the README/runbook):
+``dashboards.decisions.restore_register`` is the restore procedure (``civicloop decisions restore``):
 
 1. stop the dashboard (no writer may hold the file);
 2. move the damaged ``decisions.sqlite`` and its ``-wal``/``-shm`` aside (never copy a backup next to
@@ -20,7 +20,6 @@ caller got), and any write made to an already-damaged file that no backup holds.
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 import sys
 from pathlib import Path
@@ -31,7 +30,7 @@ from pipelines.settings import PROJECT_ROOT
 
 if str(PROJECT_ROOT) not in sys.path:  # dashboards/ is a folder of the repo, not an installed package
     sys.path.insert(0, str(PROJECT_ROOT))
-from dashboards.decisions import COLUMNS, DecisionRegister, Entry
+from dashboards.decisions import DecisionRegister, Entry, restore_register
 
 ACTOR = "analyst.one"
 
@@ -40,52 +39,6 @@ def _entry(n: int) -> Entry:
     return Entry(
         review_quarter="2025Q1", indicator_id=f"c1_ind_{n}", decision="keep_target", rationale=f"r{n}"
     )
-
-
-def _intact(path: Path) -> bool:
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-            return con.execute("pragma integrity_check").fetchone()[0] == "ok" and bool(
-                con.execute("select count(*) from sqlite_master where name = 'decisions'").fetchone()[0]
-            )
-    except sqlite3.DatabaseError:
-        return False
-
-
-def restore_register(path: Path, backup_dir: Path) -> dict[str, object]:
-    """Restore ``path`` from ``backup_dir`` (see the module docstring); returns what it did."""
-    backups = sorted(backup_dir.glob("decisions-*.sqlite"), reverse=True)  # names sort by time
-    intact = [backup for backup in backups if _intact(backup)]
-    if not intact:
-        raise RuntimeError(f"no intact backup in {backup_dir}")
-    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    for suffix in ("", "-wal", "-shm"):
-        damaged = Path(f"{path}{suffix}")
-        if damaged.exists():
-            damaged.rename(damaged.with_name(f"{damaged.name}.damaged-{stamp}"))
-    with sqlite3.connect(intact[0]) as source, sqlite3.connect(path) as target:
-        source.backup(target)
-    merged = 0
-    with sqlite3.connect(path, isolation_level=None) as con:
-        con.execute("begin immediate")
-        for older in intact[1:]:
-            con.execute("attach database ? as old", (f"file:{older}?mode=ro",))
-            # Oldest first, so that a correction never precedes the entry it corrects.
-            columns = ", ".join(COLUMNS)
-            merged += con.execute(
-                f"insert into decisions ({columns}) select {columns} from old.decisions "
-                "where entry_id not in (select entry_id from main.decisions) order by recorded_at, rowid"
-            ).rowcount
-            con.execute(
-                "insert into audit_log (at, actor, action, detail) select at, actor, action, detail "
-                "from old.audit_log o where not exists (select 1 from main.audit_log a where a.at = o.at "
-                "and a.actor = o.actor and a.action = o.action and a.detail = o.detail) order by o.id"
-            )
-            con.execute("commit")
-            con.execute("detach database old")
-            con.execute("begin immediate")
-        con.execute("commit")
-    return {"from": intact[0].name, "merged_entries": merged, "skipped_damaged": len(backups) - len(intact)}
 
 
 @pytest.fixture
