@@ -77,7 +77,10 @@ def generate(
 
 
 @app.command()
-def build(data_dir: DataDirOption = None) -> None:
+def build(
+    data_dir: DataDirOption = None,
+    docs: Annotated[bool, typer.Option(help="Also write the dbt docs after publishing.")] = True,
+) -> None:
     """Ingest the inbox, compute indicators, run the quality gates and publish the snapshot."""
     from pipelines.build import generate_dbt_docs, run_build
 
@@ -93,17 +96,17 @@ def build(data_dir: DataDirOption = None) -> None:
         console.print(f"[red]blocking check failed[/red] {name}")
     for step in outcome.failed_steps:
         console.print(f"[red]step failed[/red] {step}")
-    if outcome.published:
-        console.print(f"[green]Published[/green] {settings.published_path}")
-        with console.status("Writing dbt docs for analysts"):
-            docs = generate_dbt_docs(settings)
-        console.print(f"dbt docs: {docs}")
-    else:
+    if not outcome.published:
         console.print(
             "[red]Not published[/red]: the previous snapshot (if any) is still served. "
             f"See the Data health page or the Dagster run {outcome.run_id}."
         )
         raise typer.Exit(code=1)
+    console.print(f"[green]Published[/green] {settings.published_path}")
+    if docs:
+        with console.status("Writing dbt docs for analysts"):
+            index = generate_dbt_docs(settings)
+        console.print(f"dbt docs: {index}")
 
 
 def _streamlit_command(settings: Settings, port: int) -> list[str]:

@@ -124,7 +124,7 @@ def test_published_file_stays_readable_while_a_build_runs(built_city) -> None:
     settings, _, _ = built_city
     env = {**os.environ, "CIVICLOOP_DATA_DIR": str(settings.resolved_data_dir)}
     build = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "build"],
+        [sys.executable, "-m", "pipelines.cli", "build", "--no-docs"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

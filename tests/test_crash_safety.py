@@ -48,7 +48,7 @@ class BuildProcess:
         env = {**os.environ, "CIVICLOOP_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "build"],
+            [sys.executable, "-m", "pipelines.cli", "build", "--no-docs"],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=subprocess.PIPE,
