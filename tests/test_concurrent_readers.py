@@ -172,7 +172,9 @@ def test_readers_see_no_error_while_a_build_runs_and_swaps_the_snapshot(tmp_path
         )  # fmt: skip
         processes += [dashboard, *analysts.values(), server]
         started = time.monotonic()
-        build = _spawn([sys.executable, "-m", "pipelines.cli", "build", "--no-docs"], env, tmp_path / "build.log")
+        build = _spawn(
+            [sys.executable, "-m", "pipelines.cli", "build", "--no-docs"], env, tmp_path / "build.log"
+        )
         processes.append(build)
         health = {"ok": 0, "errors": 0}
         while build.poll() is None and time.monotonic() - started < 900:
