@@ -186,7 +186,6 @@ def test_feedback_indicators_compute_on_real_311(con):
         "c1_repeat_report_share",
         "c2_theil_resolution",
         "c2_district_disparity_ratio",
-        "c5_response_share",
     ):
         assert reportable.get(indicator_id, 0) > 0, indicator_id
     # per-1k rates exist only where a census population exists (NYC community districts)
@@ -199,12 +198,15 @@ def test_feedback_indicators_compute_on_real_311(con):
     }
     assert scopes and all(len(s) == 4 and not s.startswith(("SF", "W")) for s in scopes)
     assert con.execute("select count(*) from marts.equity_theil").fetchone()[0] > 0
-    # NYC and SF exports carry no reopen count: c5_reopen_rate is suppressed, not a green 0 %
-    reopen = con.execute(
-        "select count(*) filter (where status <> 'suppressed') from "
-        "marts.indicator_values where indicator_id = 'c5_reopen_rate'"
-    ).fetchone()[0]
-    assert reopen == 0
+    # NYC and SF exports carry no reopen count and no first-response time: those indicators are
+    # suppressed, not a green 0 % reopen rate or a red 0 % response share
+    for indicator_id in ("c5_reopen_rate", "c5_response_share"):
+        shown = con.execute(
+            "select count(*) filter (where status <> 'suppressed') from "
+            "marts.indicator_values where indicator_id = ?",
+            [indicator_id],
+        ).fetchone()[0]
+        assert shown == 0, indicator_id
 
 
 def test_survey_estimates_compute_on_somerville(con):

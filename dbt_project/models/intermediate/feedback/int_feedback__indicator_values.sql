@@ -35,8 +35,10 @@ response_share as (
         period_start,
         grain,
         scope,
-        case when received > 0 then responded / received end as value,
-        received as n
+        case
+            when received_response_recorded > 0 then responded / received_response_recorded
+        end as value,
+        received_response_recorded as n
     from aggregates
 ),
 

@@ -86,6 +86,7 @@ aggregated as (
         scope,
         count(*) as received,
         count(*) filter (where is_responded) as responded,
+        count(*) filter (where is_response_recorded) as received_response_recorded,
         count(*) filter (where is_closed) as resolved,
         count(*) filter (where is_closed and reopened_count > 0) as reopened,
         -- sources without a reopen field (NYC, SF 311 exports) leave reopened_count NULL
@@ -108,6 +109,7 @@ final as (
         grid.adults,
         coalesce(aggregated.received, 0) as received,
         coalesce(aggregated.responded, 0) as responded,
+        coalesce(aggregated.received_response_recorded, 0) as received_response_recorded,
         coalesce(aggregated.resolved, 0) as resolved,
         coalesce(aggregated.reopened, 0) as reopened,
         coalesce(aggregated.resolved_reopen_known, 0) as resolved_reopen_known,

@@ -22,6 +22,9 @@ enriched as (
         cast(date_trunc('quarter', opened_at) as date) as quarter_start,
         closed_at is not null as is_closed,
         first_response_at is not null as is_responded,
+        -- A source format that never records a first response (NYC, SF exports) does not say
+        -- "no response": its requests stay out of the response share instead of counting as 0.
+        bool_or(first_response_at is not null) over (partition by source_format) as is_response_recorded,
         -- durations are null when the timestamps are inconsistent (closed before opened)
         case
             when closed_at >= opened_at then date_diff('second', opened_at, closed_at) / 3600.0
