@@ -199,9 +199,12 @@ def indicator_catalog(consideration: int | None = None) -> pd.DataFrame:
 
 
 def indicator_series(consideration: int, scope: str = "city") -> pd.DataFrame:
+    # is_stale arrived with method 1.1; older snapshots read as not stale.
+    stale = "v.is_stale" if "is_stale" in _columns("marts", "indicator_values") else "false as is_stale"
     return _query(
-        """
-        select v.indicator_id, c.name, v.period_start, v.value, v.target, v.score, v.status, v.n
+        f"""
+        select v.indicator_id, c.name, v.period_start, v.value, v.target, v.score, v.status, v.n,
+               {stale}
         from marts.indicator_values v join marts.indicator_catalog c using (indicator_id)
         where c.consideration = ? and v.scope = ? and v.grain = 'quarter'
         order by v.indicator_id, v.period_start

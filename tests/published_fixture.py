@@ -87,6 +87,8 @@ CATALOGUE_DATE = dt.date(2026, 1, 1)  # catalogue written after the data; defaul
 RED_TWICE_INDICATOR = "C1_02"
 BIG_MOVE_INDICATOR = "C3_01"
 STALE_SOURCE = "survey"
+# Its newest values are flagged in marts.indicator_values.is_stale (shown, but not as current).
+STALE_INDICATOR = "C1_03"
 SCRIPT_COMMENT = "Lamp out again <script>alert('x')</script> please fix"
 FORMULA_COMMENT = '=HYPERLINK("http://evil.example","click") broken bench'
 
@@ -236,7 +238,7 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
     con.execute(
         """create table marts.indicator_values (indicator_id varchar, period_start date,
         grain varchar, scope varchar, value double, target double, score double,
-        status varchar, n integer, method_version varchar)"""
+        status varchar, n integer, method_version varchar, is_stale boolean)"""
     )
     rows = []
     city_scores: dict[tuple[str, dt.date], float | None] = {}
@@ -263,11 +265,12 @@ def _build(con: duckdb.DuckDBPyConnection, rng: random.Random) -> None:
                         status_of(score),
                         n,
                         "1.0",
+                        ind[0] == STALE_INDICATOR and q == QUARTERS[-1],
                     ]
                 )
                 if scope == "city":
                     city_scores[(ind[0], q)] = None if score is None else round(score, 4)
-    con.executemany("insert into marts.indicator_values values (?,?,?,?,?,?,?,?,?,?)", rows)
+    con.executemany("insert into marts.indicator_values values (?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     con.execute(
         """create table marts.consideration_scores (consideration integer, period_start date,

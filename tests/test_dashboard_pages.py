@@ -191,6 +191,14 @@ def test_consideration_page_indicators_targets_and_suppression(env: Path) -> Non
     assert '"geoshape"' in json.dumps(specs[1])
 
 
+def test_consideration_page_marks_a_stale_newest_value(env: Path) -> None:
+    at = run_page("consideration.py", {"consideration": "1", "period": "2025Q4"})
+    warnings = [w.value for w in at.warning]
+    assert len([w for w in warnings if w.startswith("Not current")]) == 1  # C1_03 only
+    earlier = run_page("consideration.py", {"consideration": "1", "period": "2025Q3"})
+    assert not [w.value for w in earlier.warning if w.value.startswith("Not current")]
+
+
 def test_consideration_page_target_history_who_when_why(env: Path) -> None:
     at = run_page("consideration.py", {"consideration": "1", "period": "2025Q4"})
     text = all_text(at)

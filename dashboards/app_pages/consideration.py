@@ -60,6 +60,16 @@ for ind in catalog.itertuples():
             f"{ind.weight:g} · minimum n {int(ind.min_n)} · source: {ind.source}"
         )
 
+        newest_stale = series[(series["indicator_id"] == ind.indicator_id) & series["is_stale"].astype(bool)]
+        if not newest_stale.empty and pd.Timestamp(newest_stale["period_start"].iloc[-1]) <= pd.Timestamp(
+            period
+        ):
+            st.warning(
+                f"Not current: the newest value ({ui.quarter_label(newest_stale['period_start'].iloc[-1])}) "
+                f"comes from a source that has stopped delivering ({ind.source}). See Data health.",
+                icon=":material/update:",
+            )
+
         versions = history[history["indicator_id"] == ind.indicator_id]
         # the catalogue default (version 1) applies until the first revision takes effect
         in_force = versions[
