@@ -19,11 +19,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from conftest import SHARED_REAL
 
 from pipelines.ingest import ensure_warehouse_schema, ingest_source
 from pipelines.settings import Settings
 
-REAL = Path("/work/shared/data/real")
+REAL = SHARED_REAL  # ../shared/data/real beside the checkout
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 pytestmark = [
     pytest.mark.skipif(not REAL.is_dir(), reason=f"real sample data folder {REAL} is absent"),

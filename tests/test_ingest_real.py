@@ -1,4 +1,4 @@
-"""Every real public sample file in /work/shared/data/real loads with row conservation."""
+"""Every real public sample file in ../shared/data/real loads with row conservation."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from conftest import SHARED_REAL
 
 from pipelines.ingest import ensure_warehouse_schema, ingest_source, profile_check
 from pipelines.settings import Settings
 
-REAL = Path("/work/shared/data/real")
+REAL = SHARED_REAL  # ../shared/data/real beside the checkout
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"real sample data folder {REAL} is absent")
 
 
