@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipelines.settings import PROJECT_ROOT, Settings, get_settings
+from pipelines.settings import PROJECT_ROOT, MissingSecretError, Settings, get_settings
 
 app = typer.Typer(help="civicloop: the city's feedback-loop warehouse.", no_args_is_help=True)
 profile_app = typer.Typer(help="Check a city's export against a mapping profile before loading.")
@@ -37,6 +37,13 @@ def _settings(data_dir: Path | None) -> Settings:
     if data_dir is not None:
         os.environ["CIVICLOOP_DATA_DIR"] = str(data_dir.resolve())
     settings = get_settings()
+    if settings.mode == "production":
+        # Fail before any work rather than halfway through an ingest.
+        try:
+            settings.pseudonym_key_bytes()
+        except MissingSecretError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(code=2) from error
     settings.export_tool_environment()
     return settings
 
