@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ import duckdb
 import pytest
 
 from pipelines.build import BuildOutcome, run_build
-from pipelines.generate import generate_city
+from pipelines.generate import generate_city, generate_feedback_day
 from pipelines.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -147,3 +148,37 @@ def test_published_file_stays_readable_while_a_build_runs(built_city) -> None:
 def test_truth_file_describes_the_city(built_city) -> None:
     settings, _, truth = built_city
     assert json.loads(settings.truth_path.read_text()) == truth
+
+
+def test_a_new_days_files_are_ingested_and_scored_incrementally(built_city) -> None:
+    settings, _, truth = built_city
+    day = dt.date.fromisoformat(truth["end_exclusive"])
+    new_files = generate_feedback_day(settings.resolved_data_dir, day, n_requests=60, seed=99)
+    warehouse = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    requests_before = warehouse.sql("select count(*) from raw.feedback_requests").fetchone()[0]
+    scored_before = warehouse.sql("select max(scored_at) from raw.feedback_text_scores").fetchone()[0]
+    warehouse.close()
+
+    outcome = run_build(settings, job_name="refresh_feedback")
+
+    assert outcome.published, outcome
+    assert "raw/feedback_requests" in outcome.materialized
+    assert "raw/kpi_observations" not in outcome.materialized  # other sources are not touched
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        accepted = con.execute(
+            "select sum(rows_accepted) from ops.load_log where file in (select unnest(?::varchar[]))",
+            [[path.name for path in new_files]],
+        ).fetchone()[0]
+        requests_after = con.sql("select count(*) from raw.feedback_requests").fetchone()[0]
+        rescored = con.execute(
+            "select count(*) from raw.feedback_text_scores where scored_at > ?", [scored_before]
+        ).fetchone()[0]
+        new_with_text = con.execute(
+            "select count(*) from raw.feedback_requests where description is not null "
+            "and source_file in (select unnest(?::varchar[]))",
+            [[path.name for path in new_files]],
+        ).fetchone()[0]
+    assert accepted > 0
+    assert requests_after == requests_before + accepted
+    # Only the day's requests were scored; the history kept its scores and topic ids.
+    assert rescored == new_with_text
