@@ -12,23 +12,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-DECISION_COLUMNS = (
-    "entry_id",
-    "recorded_at",
-    "recorded_by",
-    "review_quarter",
-    "indicator_id",
-    "decision",
-    "new_target",
-    "effective_from",
-    "action_text",
-    "action_owner",
-    "action_due",
-    "action_status",
-    "action_completed_on",
-    "rationale",
-    "corrects_entry_id",
-)
+from dashboards.decisions import COLUMNS as REGISTER_COLUMNS
+
+# The register's schema belongs to the store that writes it.
+DECISION_COLUMNS = REGISTER_COLUMNS
 
 
 def read_register(decisions_path: Path) -> pl.DataFrame:

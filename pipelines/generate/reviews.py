@@ -14,23 +14,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-REVIEW_COLUMNS: tuple[str, ...] = (
-    "entry_id",
-    "recorded_at",
-    "recorded_by",
-    "review_quarter",
-    "indicator_id",
-    "decision",
-    "new_target",
-    "effective_from",
-    "action_text",
-    "action_owner",
-    "action_due",
-    "action_status",
-    "action_completed_on",
-    "rationale",
-    "corrects_entry_id",
-)
+from dashboards.decisions import COLUMNS as REGISTER_COLUMNS
+
+# review_history.csv has the decision register's columns (docs/contracts.md).
+REVIEW_COLUMNS: tuple[str, ...] = REGISTER_COLUMNS
 INDICATOR_TARGETS: dict[str, float] = {
     "c1_city_listens": 0.45,
     "c2_district_disparity_ratio": 1.5,
