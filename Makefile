@@ -59,7 +59,9 @@ lint: venv
 
 dagster: venv
 	CIVICLOOP_DATA_DIR=$${CIVICLOOP_DATA_DIR:-$(CURDIR)/data} $(BIN)/python -c "from pipelines.build import prepare_dbt_manifest; from pipelines.settings import get_settings; prepare_dbt_manifest(get_settings())"
-	DAGSTER_HOME=$${CIVICLOOP_DATA_DIR:-$(CURDIR)/data}/dagster_home $(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+	# dagster-dbt looks for `dbt` on PATH when it prepares the project under `dagster dev`.
+	PATH=$(CURDIR)/$(BIN):$$PATH DAGSTER_HOME=$${CIVICLOOP_DATA_DIR:-$(CURDIR)/data}/dagster_home \
+		$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
 
 docs: venv
 	$(BIN)/civicloop docs
