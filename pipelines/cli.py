@@ -203,11 +203,29 @@ def docs(
 def profile_check(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The export to check.")],
     profile: Annotated[str, typer.Option("--profile", help="Profile name or YAML path.")],
+    data_dir: DataDirOption = None,
 ) -> None:
-    """Report how well FILE maps through PROFILE (columns, dates, districts) without loading it."""
+    """Report how well FILE maps through PROFILE (columns, dates, districts) without loading it.
+
+    Districts are checked against the reference districts and aliases of the working warehouse
+    when one exists and no build holds its lock.
+    """
+    import duckdb
+
     from pipelines.ingest import profile_check as check
 
-    console.print(check(file, profile).to_text(), markup=False, highlight=False)
+    settings = _settings(data_dir)
+    con = None
+    if settings.warehouse_path.exists():
+        try:
+            con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+        except duckdb.IOException:
+            console.print("The warehouse is locked by a running build: districts are not checked.")
+    try:
+        console.print(check(file, profile, con=con).to_text(), markup=False, highlight=False)
+    finally:
+        if con is not None:
+            con.close()
 
 
 @editors_app.command("add")
