@@ -120,14 +120,7 @@ final as (
         cast(case when is_reportable then value end as double) as value,
         cast(target as double) as target,
         cast(score as double) as score,
-        cast(
-            case
-                when not is_reportable then 'suppressed'
-                when score >= {{ var('green_threshold') }} then 'green'
-                when score >= {{ var('amber_threshold') }} then 'amber'
-                else 'red'
-            end as varchar
-        ) as status,
+        {{ score_status('score', suppressed_when='not is_reportable') }} as status,
         cast(n as bigint) as n,
         cast(min_n as integer) as min_n,
         cast(weight as double) as weight,

@@ -28,14 +28,7 @@ final as (
         cast(period_start as date) as period_start,
         cast(grain as varchar) as grain,
         cast(score as double) as score,
-        cast(
-            case
-                when score is null then 'suppressed'
-                when score >= {{ var('green_threshold') }} then 'green'
-                when score >= {{ var('amber_threshold') }} then 'amber'
-                else 'red'
-            end as varchar
-        ) as status,
+        {{ score_status('score') }} as status,
         cast(n_indicators as bigint) as n_indicators,
         {{ method_version() }} as method_version
     from aggregated

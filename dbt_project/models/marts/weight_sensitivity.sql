@@ -109,14 +109,7 @@ final as (
         cast(unioned.score as double) as score,
         cast(unioned.score - composite.score as double) as change_from_catalogue,
         cast(unioned.n_considerations as bigint) as n_considerations,
-        cast(
-            case
-                when unioned.score is null then 'suppressed'
-                when unioned.score >= {{ var('green_threshold') }} then 'green'
-                when unioned.score >= {{ var('amber_threshold') }} then 'amber'
-                else 'red'
-            end as varchar
-        ) as status,
+        {{ score_status('unioned.score') }} as status,
         {{ method_version() }} as method_version
     from unioned
     inner join composite
