@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory_limit per connection.")
     duckdb_threads: int = Field(default=2, ge=1, description="DuckDB worker threads.")
     city_name: str = Field(default="Sample City", description="Shown in the dashboard and exports.")
+    allow_reference_shrink: bool = Field(
+        default=False,
+        description="Accept a reference snapshot that drops districts or services still in use.",
+    )
     editors_file: Path | None = Field(
         default=None, description="Hashed editor credentials; default <data>/secrets/editors.toml."
     )

@@ -388,6 +388,51 @@ def test_unreadable_files_are_rejected_and_others_still_load(con, settings) -> N
     assert len(list(settings.rejected_dir("feedback").iterdir())) == 5
 
 
+def test_truncated_reference_snapshot_is_refused_and_the_table_kept(con, settings) -> None:
+    load_all_fixtures(con, settings)
+    # A later districts export cut off after its first row: D02 still has requests and respondents.
+    deliver(
+        settings,
+        "reference",
+        (
+            "districts.csv",
+            b"district_code,district_name,aliases,digital_access_rate\nD01,North End,Ward 1,0.82\n",
+        ),
+    )
+    summary = ingest_source(con, settings, "reference")
+    assert (summary.files_loaded, summary.files_rejected) == (0, 1)
+    error = rows(con, "SELECT error FROM ops.load_log WHERE status = 'rejected'")[0][0]
+    assert "lacks" in error and "D02" in error and "looks truncated" in error
+    assert rows(con, "SELECT count(*) FROM raw.districts")[0][0] == 3
+    assert len(list(settings.rejected_dir("reference").iterdir())) == 1
+
+    # Dropping a district nobody uses (D03 has no requests or respondents) is a correction, not a cut.
+    deliver(
+        settings,
+        "reference",
+        (
+            "districts.csv",
+            b"district_code,district_name,aliases,digital_access_rate\n"
+            b"D01,North End,Ward 1,0.82\nD02,Riverside,Ward 2,0.74\n",
+        ),
+    )
+    assert ingest_source(con, settings, "reference").files_loaded == 1
+    assert rows(con, "SELECT district_code FROM raw.districts ORDER BY 1") == [("D01",), ("D02",)]
+
+    # A population snapshot missing a district that still exists is refused; the override accepts it.
+    population = b"district_code,age_band,sex,population\nD01,18-34,F,1200\n"
+    deliver(settings, "reference", ("population.csv", population))
+    assert ingest_source(con, settings, "reference").files_rejected == 1
+    deliver(settings, "reference", ("population.csv", population + b"D01,18-34,M,1150\n"))
+    assert (
+        ingest_source(
+            con, settings.model_copy(update={"allow_reference_shrink": True}), "reference"
+        ).files_loaded
+        == 1
+    )
+    assert rows(con, "SELECT count(*) FROM raw.population")[0][0] == 2
+
+
 def test_file_without_profile_is_rejected_with_known_patterns(con, settings) -> None:
     deliver(settings, "feedback", ("mystery.csv", b"a,b\n1,2\n"))
     assert ingest_source(con, settings, "feedback").files_rejected == 1

@@ -1,6 +1,7 @@
 """The reference source: districts (+ aliases), population, services and district boundaries.
 
-Reference files are complete snapshots, so each accepted file replaces its tables.
+Reference files are complete snapshots, so each accepted file replaces its tables. A snapshot that
+would drop keys still in use (a truncated export) is refused and the current table kept.
 """
 
 from __future__ import annotations
@@ -40,6 +41,36 @@ SERVICES = TableSpec(
         ColumnSpec("sla_days", "float", minimum=0),
     )
 )
+# Per replaced table: its key column, and the keys that must survive a replace. Only keys in use
+# count (referenced by loaded facts, or still a district/service), so a first load, a correction of
+# unused rows and the fuzz corpus's throw-away snapshots are not mistaken for truncation.
+KEYS_IN_USE: dict[str, tuple[str, str]] = {
+    "districts": (
+        "district_code",
+        "SELECT district_code FROM raw.feedback_requests UNION SELECT district_code FROM raw.survey_respondents",
+    ),
+    "population": (
+        "district_code",
+        "SELECT district_code FROM raw.population WHERE district_code IN (SELECT district_code FROM raw.districts)",
+    ),
+    "district_boundaries": (
+        "district_code",
+        "SELECT district_code FROM raw.district_boundaries "
+        "WHERE district_code IN (SELECT district_code FROM raw.districts)",
+    ),
+    "services": (
+        "service_code",
+        "SELECT service_code FROM raw.services "
+        "WHERE service_code IN (SELECT service_code FROM raw.feedback_requests)",
+    ),
+}
+MAX_LISTED_KEYS = 10
+
+
+class TruncatedSnapshotError(ValueError):
+    """A reference snapshot lacks keys that the warehouse still uses; the file is rejected."""
+
+
 CSV_TABLES = {
     "districts.csv": ("districts", DISTRICTS),
     "population.csv": ("population", POPULATION),
@@ -77,15 +108,44 @@ def _table_name(path: Path) -> str:
     )
 
 
+def refuse_truncated_snapshot(table: str, accepted: pl.DataFrame, context: LoadContext) -> None:
+    """Raise TruncatedSnapshotError if replacing ``table`` by ``accepted`` drops keys in use."""
+    if context.settings.allow_reference_shrink:
+        return
+    key, in_use_sql = KEYS_IN_USE[table]
+    kept = accepted.select(pl.col(key).cast(pl.String)).unique()
+    context.con.register("reference_snapshot_keys", kept.to_arrow())
+    try:
+        lost = [
+            str(row[0])
+            for row in context.con.execute(
+                f"SELECT DISTINCT k FROM ({in_use_sql}) AS used(k) WHERE k IS NOT NULL "
+                f"AND k NOT IN (SELECT {key} FROM reference_snapshot_keys) ORDER BY k"
+            ).fetchall()
+        ]
+    finally:
+        context.con.unregister("reference_snapshot_keys")
+    if lost:
+        listed = ", ".join(lost[:MAX_LISTED_KEYS]) + (", ..." if len(lost) > MAX_LISTED_KEYS else "")
+        raise TruncatedSnapshotError(
+            f"this {table} snapshot lacks {len(lost)} {key} value(s) the warehouse still uses "
+            f"({listed}); it looks truncated, so the current table is kept. If they were really "
+            "retired, load it with CIVICLOOP_ALLOW_REFERENCE_SHRINK=true."
+        )
+
+
 def parse_reference_file(path: Path, text: str, context: LoadContext) -> ParsedFile:
     """Parse one reference file into replace-writes of its raw tables."""
     table = _table_name(path)
     if table == "district_boundaries":
-        return _parse_boundaries(text)
+        parsed = _parse_boundaries(text)
+        refuse_truncated_snapshot(table, parsed.writes[0].frame, context)
+        return parsed
     spec = next(spec for name, spec in CSV_TABLES.values() if name == table)
     frame = read_csv_text(text)
     parsed = parse_typed_table(frame, spec, table)
     accepted, quarantined = pl.collect_all([parsed.accepted, parsed.quarantined])
+    refuse_truncated_snapshot(table, accepted, context)
     writes = [
         TableWrite(table, accepted.drop("aliases") if table == "districts" else accepted, (), "replace")
     ]
