@@ -81,8 +81,11 @@ def write_build_status(settings: Settings, outcome: BuildOutcome) -> Path:
     return path
 
 
-def run_build(settings: Settings, *, job_name: str = "build_all") -> BuildOutcome:
-    """Ingest, analyse, dbt build, check and publish, with the in-process executor."""
+def run_build(settings: Settings, *, job_name: str = "build_all", full_refresh: bool = False) -> BuildOutcome:
+    """Ingest, analyse, dbt build, check and publish, with the in-process executor.
+
+    ``full_refresh`` rebuilds the incremental dbt models whole (``dbt build --full-refresh``).
+    """
     import dagster as dg
 
     settings.ensure_dirs()
@@ -91,7 +94,9 @@ def run_build(settings: Settings, *, job_name: str = "build_all") -> BuildOutcom
 
     job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        dbt_config = {"civicloop_dbt_models": {"config": {"full_refresh": full_refresh}}}
+        run_config = {"ops": dbt_config}
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
     outcome = BuildOutcome(run_id=result.run_id, success=result.success)
     for event in result.all_events:
         if event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key:

@@ -87,6 +87,9 @@ def generate(
 def build(
     data_dir: DataDirOption = None,
     docs: Annotated[bool, typer.Option(help="Also write the dbt docs after publishing.")] = True,
+    full_refresh: Annotated[
+        bool, typer.Option(help="Rebuild the incremental dbt models whole, not only changed months.")
+    ] = False,
 ) -> None:
     """Ingest the inbox, compute indicators, run the quality gates and publish the snapshot."""
     from pipelines.build import generate_dbt_docs, run_build
@@ -94,7 +97,7 @@ def build(
     settings = _settings(data_dir)
     started = time.perf_counter()
     with console.status("Building: ingest -> analytics -> dbt build -> checks -> publish"):
-        outcome = run_build(settings)
+        outcome = run_build(settings, full_refresh=full_refresh)
     elapsed = time.perf_counter() - started
     console.print(f"Materialized {len(outcome.materialized)} assets in {elapsed:.0f} s.")
     for name in outcome.warned_checks:

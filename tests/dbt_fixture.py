@@ -361,10 +361,11 @@ def build_raw_fixture(db_path: Path) -> None:
         con.executemany("insert into raw.feedback_status_history values (?, ?, ?, ?, ?)", history)
         con.execute(
             "create table raw.feedback_text_scores (request_id varchar, sentiment double, "
-            "topic_id integer, topic_label varchar)"
+            "topic_id integer, topic_label varchar, scored_at timestamp default current_timestamp)"
         )
         con.executemany(
-            "insert into raw.feedback_text_scores values (?, ?, ?, ?)",
+            "insert into raw.feedback_text_scores (request_id, sentiment, topic_id, topic_label) "
+            "values (?, ?, ?, ?)",
             [
                 (rid, -0.5 if close_h is None else 0.25, *TOPICS[service])
                 for rid, _, _, service, _, _, close_h, *_ in REQUESTS

@@ -6,10 +6,12 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
+import yaml
 
 from pipelines.build import prepare_dbt_manifest
-from pipelines.settings import Settings
+from pipelines.settings import PROJECT_ROOT, Settings
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +100,33 @@ def test_schedules_and_inbox_sensor(defs: dg.Definitions, tmp_path: Path) -> Non
     selected = {key.to_user_string() for key in request.asset_selection or []}
     assert "raw/kpi_observations" in selected
     assert "raw/feedback_requests" not in selected
+
+
+def test_a_new_partition_layout_forces_a_full_refresh(defs: dg.Definitions, tmp_path: Path) -> None:
+    from pipelines.defs.transform import feedback_partition_layout_changed, incremental_models
+
+    models = incremental_models()
+    assert ("marts", "resident_comments") in models and len(models) == 4
+    layout = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"][
+        "feedback_partition_layout"
+    ]
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        assert not feedback_partition_layout_changed(con)  # a first build is a full build anyway
+        for schema in {schema for schema, _ in models}:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        for schema, table in models:
+            con.execute(f"CREATE TABLE {schema}.{table} (x INTEGER)")
+        assert feedback_partition_layout_changed(con)  # built before watermarks existed
+        con.execute(
+            "CREATE TABLE intermediate.feedback_build_watermarks "
+            "(model_name VARCHAR, partition_layout VARCHAR)"
+        )
+        con.executemany(
+            "INSERT INTO intermediate.feedback_build_watermarks VALUES (?, ?)",
+            [(table, str(layout)) for _, table in models],
+        )
+        assert not feedback_partition_layout_changed(con)
+        con.execute(
+            "UPDATE intermediate.feedback_build_watermarks SET partition_layout = 'older' WHERE rowid = 0"
+        )
+        assert feedback_partition_layout_changed(con)

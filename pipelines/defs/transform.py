@@ -1,12 +1,17 @@
 """The dbt project as Dagster assets: staging -> intermediate -> marts, tests as asset checks."""
 
+import json
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
+import yaml
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from pipelines.settings import PROJECT_ROOT
 
@@ -32,14 +37,84 @@ class CivicloopDbtTranslator(DagsterDbtTranslator):
         return f"{dbt_resource_props['resource_type']}s"
 
 
+class DbtBuildConfig(dg.Config):
+    """Run configuration of the dbt step (Dagster launchpad, ``civicloop build --full-refresh``)."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild the month-partitioned feedback models whole instead of only the "
+        "months that changed (needed after a change of a contracted incremental mart's columns).",
+    )
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=CivicloopDbtTranslator(),
 )
-def civicloop_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """All dbt models, seeds and snapshots; one `dbt build` per run (start-up dominates small builds)."""
-    yield from dbt.cli(["build"], context=context).stream()
+def civicloop_dbt_models(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: DuckDBResource,
+    config: DbtBuildConfig,
+) -> Iterator[Any]:
+    """All dbt models, seeds and snapshots; one `dbt build` per run (start-up dominates small builds).
+
+    The request-level feedback models are incremental by month (dbt_project/macros/
+    feedback_incremental.sql), so a day's file rebuilds the months it touches, not the history.
+    """
+    full_refresh = config.full_refresh
+    with warehouse.get_connection() as con:
+        if not full_refresh and feedback_partition_layout_changed(con):
+            context.log.info("The feedback partition layout changed: rebuilding with --full-refresh.")
+            full_refresh = True
+    arguments = ["build", "--full-refresh"] if full_refresh else ["build"]
+    yield from dbt.cli(arguments, context=context).stream()
+
+
+def incremental_models() -> list[tuple[str, str]]:
+    """(schema, table) of every incremental dbt model, from the manifest."""
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text(encoding="utf-8"))
+    return [
+        (node["schema"], node.get("alias") or node["name"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
+    ]
+
+
+def feedback_partition_layout_changed(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when incremental tables exist from another partition layout (or from before watermarks).
+
+    Appending to them would mix layouts, so dbt must rebuild them whole.
+    """
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    layout = str(project["vars"]["feedback_partition_layout"])
+    existing = {
+        (str(schema), str(table))
+        for schema, table in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+        ).fetchall()
+    }
+    built = [table for schema, table in incremental_models() if (schema, table) in existing]
+    if not built:
+        return False
+    watermark_columns = {
+        str(row[0])
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'intermediate' AND table_name = 'feedback_build_watermarks'"
+        ).fetchall()
+    }
+    if "partition_layout" not in watermark_columns:
+        return True
+    current = {
+        str(row[0])
+        for row in con.execute(
+            "SELECT model_name FROM intermediate.feedback_build_watermarks WHERE partition_layout = ?",
+            [layout],
+        ).fetchall()
+    }
+    return not set(built) <= current
 
 
 def dbt_resource() -> DbtCliResource:

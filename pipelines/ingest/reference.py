@@ -47,11 +47,13 @@ SERVICES = TableSpec(
 KEYS_IN_USE: dict[str, tuple[str, str]] = {
     "districts": (
         "district_code",
-        "SELECT district_code FROM raw.feedback_requests UNION SELECT district_code FROM raw.survey_respondents",
+        "SELECT district_code FROM raw.feedback_requests "
+        "UNION SELECT district_code FROM raw.survey_respondents",
     ),
     "population": (
         "district_code",
-        "SELECT district_code FROM raw.population WHERE district_code IN (SELECT district_code FROM raw.districts)",
+        "SELECT district_code FROM raw.population "
+        "WHERE district_code IN (SELECT district_code FROM raw.districts)",
     ),
     "district_boundaries": (
         "district_code",
@@ -138,9 +140,9 @@ def parse_reference_file(path: Path, text: str, context: LoadContext) -> ParsedF
     """Parse one reference file into replace-writes of its raw tables."""
     table = _table_name(path)
     if table == "district_boundaries":
-        parsed = _parse_boundaries(text)
-        refuse_truncated_snapshot(table, parsed.writes[0].frame, context)
-        return parsed
+        boundaries = _parse_boundaries(text)
+        refuse_truncated_snapshot(table, boundaries.writes[0].frame, context)
+        return boundaries
     spec = next(spec for name, spec in CSV_TABLES.values() if name == table)
     frame = read_csv_text(text)
     parsed = parse_typed_table(frame, spec, table)

@@ -1,9 +1,15 @@
 -- Closed requests with a valid resolution time and a known district, once per grain; the period
--- is the one the request was opened in (cohort view).
+-- is the one the request was opened in (cohort view). Incremental by the month opened
+-- (macros/feedback_incremental.sql).
+{{ feedback_incremental_config(pre_hook="{{ delete_feedback_months('month_start') }}") }}
+
 with
 
 requests as (
     select * from {{ ref('int_feedback__requests_enriched') }}
+    {% if is_incremental() %}
+        where month_start in {{ feedback_months_to_rebuild() }}
+    {% endif %}
 ),
 
 districts as (
@@ -40,6 +46,7 @@ final as (
 select
     grain,
     period_start,
+    month_start,
     request_id,
     service_code,
     district_code,

@@ -1,10 +1,16 @@
 -- Per period, service code and district: closed requests, the district's median resolution hours
 -- and the median of all other districts' requests of the same service (input of the disparity
--- ratio and of marts.equity_district_resolution).
+-- ratio and of marts.equity_district_resolution). Incremental by period: the months rebuilt
+-- upstream and their quarters (macros/feedback_incremental.sql).
+{{ feedback_incremental_config(pre_hook="{{ delete_feedback_periods() }}") }}
+
 with
 
 closed as (
     select * from {{ ref('int_equity__closed_requests_by_period') }}
+    {% if is_incremental() %}
+        where {{ feedback_periods_to_rebuild() }}
+    {% endif %}
 ),
 
 district_medians as (

@@ -2,8 +2,26 @@
 -- reference district), including zero rows for districts without reports in a period.
 with
 
-requests as (
+enriched as (
     select * from {{ ref('int_feedback__requests_enriched') }}
+),
+
+-- A source format that never records a first response (NYC, SF exports) does not say "no
+-- response": its requests stay out of the response share instead of counting as 0.
+formats as (
+    select
+        source_format,
+        bool_or(is_responded) as is_response_recorded
+    from enriched
+    group by source_format
+),
+
+requests as (
+    select
+        enriched.*,
+        formats.is_response_recorded
+    from enriched
+    left join formats on enriched.source_format is not distinct from formats.source_format
 ),
 
 districts as (

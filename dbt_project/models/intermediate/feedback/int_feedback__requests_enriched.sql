@@ -1,12 +1,19 @@
+-- Incremental by month (macros/feedback_incremental.sql): a build rebuilds the months whose
+-- requests changed, plus the months a changed day can make repeats in (repeat window).
+{{ feedback_incremental_config(
+    pre_hook="{{ delete_feedback_months('month_start', spill_days=var('repeat_window_days')) }}"
+) }}
+
 with
 
 requests as (
     select * from {{ ref('stg_feedback__requests') }}
 ),
 
-enriched as (
+located as (
     select
         request_id,
+        source_format,
         service_code,
         category,
         agency,
@@ -22,9 +29,6 @@ enriched as (
         cast(date_trunc('quarter', opened_at) as date) as quarter_start,
         closed_at is not null as is_closed,
         first_response_at is not null as is_responded,
-        -- A source format that never records a first response (NYC, SF exports) does not say
-        -- "no response": its requests stay out of the response share instead of counting as 0.
-        bool_or(first_response_at is not null) over (partition by source_format) as is_response_recorded,
         -- durations are null when the timestamps are inconsistent (closed before opened)
         case
             when closed_at >= opened_at then date_diff('second', opened_at, closed_at) / 3600.0
@@ -40,12 +44,26 @@ enriched as (
             when district_code is not null then 'district:' || district_code
         end as location_cell
     from requests
+    {% if is_incremental() %}
+        -- the months to rebuild, and the repeat window before them (earlier reports)
+        where opened_at >= (
+            select min(month_start) - interval {{ var('repeat_window_days') }} day
+            from {{ feedback_months_to_rebuild(spill_days=var('repeat_window_days')) }} as months (month_start)
+        )
+    {% endif %}
+),
+
+rebuilt as (
+    select * from located
+    {% if is_incremental() %}
+        where month_start in {{ feedback_months_to_rebuild(spill_days=var('repeat_window_days')) }}
+    {% endif %}
 ),
 
 repeats as (
     select distinct later.request_id
-    from enriched as later
-    inner join enriched as earlier
+    from rebuilt as later
+    inner join located as earlier
         on
             later.service_code = earlier.service_code
             and later.location_cell = earlier.location_cell
@@ -56,10 +74,10 @@ repeats as (
 
 final as (
     select
-        enriched.*,
+        rebuilt.*,
         repeats.request_id is not null as is_repeat
-    from enriched
-    left join repeats on enriched.request_id = repeats.request_id
+    from rebuilt
+    left join repeats on rebuilt.request_id = repeats.request_id
 )
 
 select * from final

@@ -1,0 +1,157 @@
+{#-
+    Month-partitioned incremental models over feedback (docs/contracts.md, "Incremental builds").
+
+    A new day's file touches one or two months, so the request-level models rebuild only the
+    months whose requests were loaded, updated or (re)scored since that model's last build. Each
+    incremental model records, after it ran, the newest raw.feedback_requests.loaded_at and
+    raw.feedback_text_scores.scored_at it has seen, plus a fingerprint of everything else that
+    shapes its rows (method version, repeat window, the last reference load). A changed
+    fingerprint, a missing watermark or `dbt build --full-refresh` rebuilds every month; a new
+    partition layout (var feedback_partition_layout) makes the build pass --full-refresh.
+    Rebuilding a month means: pre-hook deletes its rows, the model selects them again, append.
+-#}
+
+{% macro feedback_watermarks_relation() -%}
+    intermediate.feedback_build_watermarks
+{%- endmacro %}
+
+{% macro create_feedback_watermarks() -%}
+    create schema if not exists intermediate;
+    create table if not exists {{ feedback_watermarks_relation() }} (
+        model_name varchar,
+        loaded_until timestamp,
+        scored_until timestamp,
+        fingerprint varchar,
+        partition_layout varchar,
+        recorded_at timestamp
+    );
+    alter table {{ feedback_watermarks_relation() }} add column if not exists partition_layout varchar
+{%- endmacro %}
+
+{% macro feedback_rebuild_fingerprint() -%}
+    (
+        select
+            md5(concat_ws(
+                '|',
+                '{{ var("method_version") }}',
+                '{{ var("repeat_window_days") }}',
+                '{{ var("feedback_partition_layout") }}',
+                coalesce(cast(max(loaded_at) as varchar), 'no reference load')
+            ))
+        from {{ source('ops', 'load_log') }}
+        where source = 'reference' and status = 'loaded'
+    )
+{%- endmacro %}
+
+{#- True when every month must be rebuilt: no watermark yet, or the fingerprint changed. -#}
+{% macro feedback_rebuild_all() -%}
+    coalesce(
+        (select fingerprint from {{ feedback_watermarks_relation() }} where model_name = '{{ this.name }}'),
+        ''
+    ) <> {{ feedback_rebuild_fingerprint() }}
+{%- endmacro %}
+
+{#- Months (first day) whose rows this model must rebuild; spill_days extends each changed day
+    forward, for rows that look back at earlier requests (the repeat flag). -#}
+{% macro feedback_months_to_rebuild(spill_days=0) -%}
+    (
+        with watermark as (
+            select
+                loaded_until,
+                scored_until,
+                fingerprint
+            from {{ feedback_watermarks_relation() }}
+            where model_name = '{{ this.name }}'
+        ),
+
+        requests as (
+            select
+                request_id,
+                opened_at,
+                loaded_at
+            from {{ ref('stg_feedback__requests') }}
+        ),
+
+        changed_days as (
+            select cast(requests.opened_at as date) as changed_day
+            from requests
+            where
+                {{ feedback_rebuild_all() }}
+                or requests.loaded_at > coalesce((select loaded_until from watermark), timestamp '-infinity')
+            union
+            select cast(requests.opened_at as date) as changed_day
+            from {{ source('raw', 'feedback_text_scores') }} as text_scores
+            inner join requests on text_scores.request_id = requests.request_id
+            where text_scores.scored_at > coalesce((select scored_until from watermark), timestamp '-infinity')
+        )
+
+        select cast(date_trunc('month', changed_day) as date) as month_start
+        from changed_days
+        union
+        select cast(date_trunc('month', changed_day + interval {{ spill_days }} day) as date) as month_start
+        from changed_days
+    )
+{%- endmacro %}
+
+{% macro month_of(timestamp_column) -%}
+    cast(date_trunc('month', {{ timestamp_column }}) as date)
+{%- endmacro %}
+
+{#- Pre-hook: delete the rows of the months to rebuild (before the model selects them again). -#}
+{% macro delete_feedback_months(month_column, spill_days=0) -%}
+    {{ _delete_feedback_rows(month_column ~ ' in ' ~ feedback_months_to_rebuild(spill_days)) }}
+{%- endmacro %}
+
+{#- Pre-hook for period aggregates: month rows of rebuilt months, quarter rows of their quarters. -#}
+{% macro delete_feedback_periods(grain_column='grain', period_column='period_start') -%}
+    {{ _delete_feedback_rows(feedback_periods_to_rebuild(grain_column, period_column)) }}
+{%- endmacro %}
+
+{% macro _delete_feedback_rows(condition) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ feedback_rebuild_all() }} or {{ condition }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro feedback_periods_to_rebuild(grain_column='grain', period_column='period_start') -%}
+    (
+        ({{ grain_column }} = 'month' and {{ period_column }} in {{ feedback_months_to_rebuild() }})
+        or (
+            {{ grain_column }} = 'quarter'
+            and {{ period_column }} in (
+                select cast(date_trunc('quarter', month_start) as date)
+                from {{ feedback_months_to_rebuild() }} as months (month_start)
+            )
+        )
+    )
+{%- endmacro %}
+
+{#- Post-hook: remember what this build has seen. -#}
+{% macro record_feedback_watermark() -%}
+    delete from {{ feedback_watermarks_relation() }} where model_name = '{{ this.name }}';
+    insert into {{ feedback_watermarks_relation() }}
+        (model_name, loaded_until, scored_until, fingerprint, partition_layout, recorded_at)
+    select
+        '{{ this.name }}',
+        (select max(loaded_at) from {{ source('raw', 'feedback_requests') }}),
+        (select max(scored_at) from {{ source('raw', 'feedback_text_scores') }}),
+        {{ feedback_rebuild_fingerprint() }},
+        '{{ var("feedback_partition_layout") }}',
+        current_timestamp
+{%- endmacro %}
+
+{#- The config every month-partitioned feedback model shares. -#}
+{#- A change of columns fails instead of altering a table in place: bump the var
+    feedback_partition_layout with it, and the next `civicloop build` runs `dbt build --full-refresh`
+    by itself (pipelines/build.py). -#}
+{% macro feedback_incremental_config(pre_hook) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook=pre_hook,
+        post_hook="{{ record_feedback_watermark() }}",
+    ) }}
+{%- endmacro %}

@@ -1,0 +1,152 @@
+"""The month-partitioned feedback models: an incremental build rebuilds only the months a change
+touches, and ends in exactly the state a full rebuild of the same raw data gives."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+try:
+    from tests.dbt_fixture import build_raw_fixture
+    from tests.test_dbt_models import MARTS, run_dbt
+except ModuleNotFoundError:
+    from dbt_fixture import build_raw_fixture
+    from test_dbt_models import MARTS, run_dbt
+
+pytestmark = pytest.mark.slow
+
+INCREMENTAL_MODELS = (
+    "intermediate.int_feedback__requests_enriched",
+    "intermediate.int_equity__closed_requests_by_period",
+    "intermediate.int_equity__district_service_medians",
+    "marts.resident_comments",
+)
+NOW = datetime(2026, 7, 1, 8, 0)
+MARKER = "untouched since the first build"
+UNTOUCHED_MONTH_REQUEST = "R17"  # March; no change below touches March (or its repeat window)
+
+
+def _build(db_path: Path, work_dir: Path, *extra: str) -> None:
+    result = run_dbt(db_path, work_dir, "build", *extra)
+    failures = [
+        f"{r.node.unique_id}: {r.status} {r.message}"
+        for r in (result.result or [])
+        if str(r.status) not in ("success", "pass")
+    ]
+    assert result.success, f"dbt build failed: {result.exception} {failures}"
+
+
+def _deliver_a_day_and_a_late_update(db_path: Path) -> None:
+    """What one daily file does to raw: a new request (a repeat of R30) and R04 closed late."""
+    with duckdb.connect(str(db_path)) as con:
+        con.execute(
+            "INSERT INTO raw.feedback_requests SELECT * REPLACE ("
+            "'R31' AS request_id, TIMESTAMP '2026-06-20 09:00' AS opened_at, NULL AS closed_at, "
+            "NULL AS first_response_at, 'open' AS status, 'p-R31' AS reporter_pseudonym, "
+            "TIMESTAMP '2026-06-20 09:00' AS updated_at, 'hash-R31' AS record_hash, ? AS loaded_at) "
+            "FROM raw.feedback_requests WHERE request_id = 'R30'",
+            [NOW],
+        )
+        con.execute(
+            "UPDATE raw.feedback_requests SET status = 'closed', closed_at = TIMESTAMP '2026-06-30 09:00', "
+            "updated_at = TIMESTAMP '2026-06-30 09:00', record_hash = 'hash-R04-v2', loaded_at = ? "
+            "WHERE request_id = 'R04'",
+            [NOW],
+        )
+        con.execute("INSERT INTO raw.feedback_text_scores VALUES ('R31', -0.4, 1, 'road surface', ?)", [NOW])
+
+
+def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    described = con.execute(f"DESCRIBE {table}").fetchall()
+    # Floats compared to 9 decimals: the two paths may sum in a different order.
+    rendered = ", ".join(
+        f"CAST(round({name}, 9) AS VARCHAR)" if kind == "DOUBLE" else f"CAST({name} AS VARCHAR)"
+        for name, kind, *_ in described
+    )
+    return sorted(con.execute(f"SELECT {rendered} FROM {table}").fetchall(), key=repr)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The fixture built once, then the same day delivered to two copies of it: one built
+    incrementally, one rebuilt whole with --full-refresh."""
+    tmp = tmp_path_factory.mktemp("incremental")
+    incremental_db, full_db = tmp / "incremental.duckdb", tmp / "full.duckdb"
+    build_raw_fixture(incremental_db)
+    _build(incremental_db, tmp / "first")
+    shutil.copy(incremental_db, full_db)
+    for db_path in (incremental_db, full_db):
+        _deliver_a_day_and_a_late_update(db_path)
+    with duckdb.connect(str(incremental_db)) as con:
+        # A month the day does not touch must not be rebuilt: this marker would disappear.
+        con.execute(
+            "UPDATE marts.resident_comments SET description = ? WHERE request_id = ?",
+            [MARKER, UNTOUCHED_MONTH_REQUEST],
+        )
+    _build(incremental_db, tmp / "incremental")
+    _build(full_db, tmp / "full", "--full-refresh")
+    return {"incremental": incremental_db, "full": full_db, "tmp": tmp}
+
+
+def test_untouched_months_are_not_rebuilt_and_touched_ones_are(built) -> None:
+    with duckdb.connect(str(built["incremental"]), read_only=True) as con:
+        comments = dict(con.execute("SELECT request_id, description FROM marts.resident_comments").fetchall())
+        enriched = dict(
+            con.execute(
+                "SELECT request_id, is_repeat FROM intermediate.int_feedback__requests_enriched"
+            ).fetchall()
+        )
+        closed = con.execute(
+            "SELECT grain, period_start FROM intermediate.int_equity__closed_requests_by_period "
+            "WHERE request_id = 'R04' ORDER BY grain"
+        ).fetchall()
+    assert comments[UNTOUCHED_MONTH_REQUEST] == MARKER
+    assert enriched["R31"] is True  # the new day's request, a repeat of R30 ten days earlier
+    # R04 (January) was closed by the late update: January and its quarter were rebuilt.
+    assert [(grain, str(period)) for grain, period in closed] == [
+        ("month", "2026-01-01"),
+        ("quarter", "2026-01-01"),
+    ]
+
+
+def test_incremental_build_equals_a_full_rebuild(built) -> None:
+    with (
+        duckdb.connect(str(built["incremental"])) as incremental,
+        duckdb.connect(str(built["full"]), read_only=True) as full,
+    ):
+        original = full.execute(
+            "SELECT description FROM marts.resident_comments WHERE request_id = ?", [UNTOUCHED_MONTH_REQUEST]
+        ).fetchone()
+        assert original is not None
+        incremental.execute(
+            "UPDATE marts.resident_comments SET description = ? WHERE request_id = ?",
+            [original[0], UNTOUCHED_MONTH_REQUEST],
+        )
+        tables = (*INCREMENTAL_MODELS, *(f"marts.{mart}" for mart in MARTS))
+        for table in tables:
+            assert _rows(incremental, table) == _rows(full, table), table
+
+
+def test_a_reference_load_rebuilds_every_month(built) -> None:
+    db_path = built["tmp"] / "reference.duckdb"
+    shutil.copy(built["incremental"], db_path)
+    with duckdb.connect(str(db_path)) as con:
+        con.execute(
+            "UPDATE marts.resident_comments SET description = ? WHERE request_id = ?",
+            [MARKER, UNTOUCHED_MONTH_REQUEST],
+        )
+        con.execute(
+            "INSERT INTO ops.load_log "
+            "VALUES ('districts.csv', 'reference', 'new', 'loaded', NULL, 3, 3, 0, ?)",
+            [NOW],
+        )
+    _build(db_path, built["tmp"] / "reference")
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        description = con.execute(
+            "SELECT description FROM marts.resident_comments WHERE request_id = ?", [UNTOUCHED_MONTH_REQUEST]
+        ).fetchone()
+    assert description is not None and description[0] != MARKER
