@@ -14,6 +14,9 @@ import polars as pl
 MOJIBAKE_MARKER = re.compile(
     "[\u00c2\u00c3\u00c5\u00e2][\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc]"
 )
+# Every mojibake sequence starts with one of these; a plain substring test rules most files out
+# far faster than the regex scan (which cost ~3 s per million requests of text).
+MOJIBAKE_LEADS = "\u00c2\u00c3\u00c5\u00e2"
 BLANK_INDEX_COLUMN = re.compile(r"^(|Unnamed: ?0|\.\.\.1|X|_duplicated_\d+|column_1)$")
 
 
@@ -45,7 +48,7 @@ def decode_bytes(payload: bytes) -> str:
         # Old Mac exports end lines with a bare CR and hand-merged files mix CRLF, CR and LF; the
         # CSV reader only splits on LF, so a bare CR would glue rows together.
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if MOJIBAKE_MARKER.search(text):
+    if any(lead in text for lead in MOJIBAKE_LEADS) and MOJIBAKE_MARKER.search(text):
         text = "\n".join(
             ftfy.fix_encoding(line) if MOJIBAKE_MARKER.search(line) else line for line in text.split("\n")
         )

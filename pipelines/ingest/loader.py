@@ -357,8 +357,14 @@ def _quarantine(
         con.unregister(STAGE_VIEW)
 
 
-def _stage(con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.datetime) -> list[str]:
-    """Stage a write's frame as a temp table shaped like its raw table; returns the columns."""
+def _stage(
+    con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.datetime, *, fingerprint: bool = False
+) -> list[str]:
+    """Stage a write's frame as a temp table shaped like its raw table; returns the columns.
+
+    ``fingerprint`` fills record_hash with an md5 of the compared columns in the same statement
+    (a separate UPDATE of the stage cost as much as staging it).
+    """
     columns = table_columns("raw", write.table)
     frame = write.frame
     if "loaded_at" in columns:
@@ -378,7 +384,12 @@ def _stage(con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.datetime) 
             f"QUALIFY row_number() OVER (PARTITION BY {key_list} ORDER BY {order} DESC) = 1" if order else ""
         )
         types = _column_types(con, write.table)
-        projection = ", ".join(f"CAST({column} AS {types[column]}) AS {column}" for column in columns)
+        typed = {column: f"CAST({column} AS {types[column]})" for column in columns}
+        if fingerprint:
+            hashed = [column for column in columns if column not in UNCOMPARED_COLUMNS]
+            parts = ", ".join(f"coalesce(CAST({typed[column]} AS VARCHAR), '\\N')" for column in hashed)
+            typed["record_hash"] = f"md5(concat_ws(chr(31), {parts}))"
+        projection = ", ".join(f"{typed[column]} AS {column}" for column in columns)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {STAGE_TABLE} AS SELECT {projection} FROM {STAGE_VIEW} {latest}"
         )
@@ -439,7 +450,6 @@ def _upsert_from_stage(
 def _merge_feedback(con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.datetime) -> set[dt.date]:
     """Insert new requests, update those with a newer version in place, append status history."""
     columns = table_columns("raw", "feedback_requests")
-    hashed = [column for column in columns if column not in UNCOMPARED_COLUMNS]
     every_version = write.frame.with_columns(pl.lit(now).alias("loaded_at"))
     con.register(STAGE_VIEW, every_version.to_arrow())
     try:
@@ -453,9 +463,7 @@ def _merge_feedback(con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.d
         )
     finally:
         con.unregister(STAGE_VIEW)
-    _stage(con, write, now)
-    fingerprint = ", ".join(f"coalesce(CAST({column} AS VARCHAR), '\\N')" for column in hashed)
-    con.execute(f"UPDATE {STAGE_TABLE} SET record_hash = md5(concat_ws(chr(31), {fingerprint}))")
+    _stage(con, write, now, fingerprint=True)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {CHANGES_TABLE} AS SELECT s.*, t.request_id IS NULL AS is_new "
         f"FROM {STAGE_TABLE} AS s LEFT JOIN raw.feedback_requests AS t ON t.request_id = s.request_id "
