@@ -21,9 +21,12 @@ pytestmark = pytest.mark.slow
 
 INCREMENTAL_MODELS = (
     "intermediate.int_feedback__requests_enriched",
+    "intermediate.int_feedback__period_aggregates",
     "intermediate.int_equity__closed_requests_by_period",
     "intermediate.int_equity__district_service_medians",
+    "intermediate.int_equity__theil",
     "marts.resident_comments",
+    "marts.feedback_text_trends",
 )
 NOW = datetime(2026, 7, 1, 8, 0)
 MARKER = "untouched since the first build"
@@ -62,9 +65,9 @@ def _deliver_a_day_and_a_late_update(db_path: Path) -> None:
 
 def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
     described = con.execute(f"DESCRIBE {table}").fetchall()
-    # Floats compared to 9 decimals: the two paths may sum in a different order.
+    # Floats compared to 9 decimals (+ 0.0 turns -0.0 into 0.0): the two paths may sum in another order.
     rendered = ", ".join(
-        f"CAST(round({name}, 9) AS VARCHAR)" if kind == "DOUBLE" else f"CAST({name} AS VARCHAR)"
+        f"CAST(round({name}, 9) + 0.0 AS VARCHAR)" if kind == "DOUBLE" else f"CAST({name} AS VARCHAR)"
         for name, kind, *_ in described
     )
     return sorted(con.execute(f"SELECT {rendered} FROM {table}").fetchall(), key=repr)

@@ -5,7 +5,8 @@
     months whose requests were loaded, updated or (re)scored since that model's last build. Each
     incremental model records, after it ran, the newest raw.feedback_requests.loaded_at and
     raw.feedback_text_scores.scored_at it has seen, plus a fingerprint of everything else that
-    shapes its rows (method version, repeat window, the last reference load). A changed
+    shapes its rows (method version, repeat window, the last reference load; for the period
+    aggregates also which source formats record first responses). A changed
     fingerprint, a missing watermark or `dbt build --full-refresh` rebuilds every month; a new
     partition layout (var feedback_partition_layout) makes the build pass --full-refresh.
     Rebuilding a month means: pre-hook deletes its rows, the model selects them again, append.
@@ -36,6 +37,9 @@
                 '{{ var("method_version") }}',
                 '{{ var("repeat_window_days") }}',
                 '{{ var("feedback_partition_layout") }}',
+                {%- if (config.get('meta') or {}).get('rebuild_all_when_response_recording_changes') %}
+                    {{ response_recording_formats() }},
+                {%- endif %}
                 coalesce(cast(max(loaded_at) as varchar), 'no reference load')
             ))
         from {{ source('ops', 'load_log') }}
@@ -49,6 +53,20 @@
         (select fingerprint from {{ feedback_watermarks_relation() }} where model_name = '{{ this.name }}'),
         ''
     ) <> {{ feedback_rebuild_fingerprint() }}
+{%- endmacro %}
+
+{#- Source formats that record first responses at all: a format that starts to record them changes
+    the response-share denominator of every period (int_feedback__period_aggregates). -#}
+{% macro response_recording_formats() -%}
+    (
+        select coalesce(string_agg(source_format, ',' order by source_format), '')
+        from (
+            select lower(trim(source_format)) as source_format
+            from {{ source('raw', 'feedback_requests') }}
+            group by lower(trim(source_format))
+            having bool_or(first_response_at is not null)
+        ) as recording_formats
+    )
 {%- endmacro %}
 
 {#- Months (first day) whose rows this model must rebuild; spill_days extends each changed day
@@ -146,8 +164,9 @@
 {#- A change of columns fails instead of altering a table in place: bump the var
     feedback_partition_layout with it, and the next `civicloop build` runs `dbt build --full-refresh`
     by itself (pipelines/build.py). -#}
-{% macro feedback_incremental_config(pre_hook) -%}
+{% macro feedback_incremental_config(pre_hook, rebuild_all_when_response_recording_changes=false) -%}
     {{ config(
+        meta={'rebuild_all_when_response_recording_changes': rebuild_all_when_response_recording_changes},
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',

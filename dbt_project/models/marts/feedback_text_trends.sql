@@ -1,7 +1,13 @@
+-- Incremental by month (docs/contracts.md, "Incremental builds").
+{{ feedback_incremental_config(pre_hook="{{ delete_feedback_months('period_start') }}") }}
+
 with
 
 requests as (
     select * from {{ ref('int_feedback__requests_enriched') }}
+    {% if is_incremental() %}
+        where month_start in {{ feedback_months_to_rebuild() }}
+    {% endif %}
 ),
 
 text_scores as (

@@ -1,11 +1,18 @@
 -- Theil T index of resolution hours with its exact between/within-district decomposition:
 -- T = sum_g s_g * ln(mu_g / mu) + sum_g s_g * T_g, where s_g = (n_g / n) * (mu_g / mu).
+-- Incremental by period (docs/contracts.md, "Incremental builds").
+{{ feedback_incremental_config(pre_hook="{{ delete_feedback_periods() }}") }}
+
 with
 
 closed as (
     select *
     from {{ ref('int_equity__closed_requests_by_period') }}
-    where resolution_hours > 0
+    where
+        resolution_hours > 0
+    {% if is_incremental() %}
+        and {{ feedback_periods_to_rebuild() }}
+    {% endif %}
 ),
 
 overall as (

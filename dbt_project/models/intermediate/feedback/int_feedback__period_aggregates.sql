@@ -1,5 +1,12 @@
 -- Funnel counts and duration medians for every period (month, quarter) and scope (city and each
 -- reference district), including zero rows for districts without reports in a period.
+-- Incremental by period (docs/contracts.md, "Incremental builds"); every period is rebuilt when a
+-- source format starts or stops recording first responses (the response-share denominator).
+{{ feedback_incremental_config(
+    pre_hook="{{ delete_feedback_periods() }}",
+    rebuild_all_when_response_recording_changes=true,
+) }}
+
 with
 
 enriched as (
@@ -22,6 +29,13 @@ requests as (
         formats.is_response_recorded
     from enriched
     left join formats on enriched.source_format is not distinct from formats.source_format
+    {% if is_incremental() %}
+        -- whole quarters: a quarter row needs every month of it
+        where enriched.quarter_start in (
+            select cast(date_trunc('quarter', month_start) as date)
+            from {{ feedback_months_to_rebuild() }} as months (month_start)
+        )
+    {% endif %}
 ),
 
 districts as (
@@ -63,13 +77,20 @@ gridded as (
     from scoped
 ),
 
+rebuilt as (
+    select * from gridded
+    {% if is_incremental() %}
+        where {{ feedback_periods_to_rebuild() }}
+    {% endif %}
+),
+
 periods as (
     -- months with data in the period: a partial latest quarter is not diluted by empty months
     select
         grain,
         period_start,
         count(distinct month_start) as months_observed
-    from gridded
+    from rebuilt
     where scope = 'city'
     group by grain, period_start
 ),
@@ -114,7 +135,7 @@ aggregated as (
         count(*) filter (where is_repeat) as repeats,
         count(response_hours) as n_response_hours,
         median(response_hours) as median_response_hours
-    from gridded
+    from rebuilt
     group by grain, period_start, scope
 ),
 
