@@ -25,6 +25,8 @@ INCREMENTAL_MODELS = (
     "intermediate.int_equity__closed_requests_by_period",
     "intermediate.int_equity__district_service_medians",
     "intermediate.int_equity__theil",
+    "intermediate.int_equity__disparity_ratio",
+    "marts.equity_district_resolution",
     "marts.resident_comments",
     "marts.feedback_text_trends",
 )

@@ -2,15 +2,25 @@
 -- requests, median resolution hours, and the district's own disparity ratio = the volume-weighted
 -- mean over service codes of (district median / median of the other districts), the per-district
 -- view behind c2_district_disparity_ratio (whose city value takes the max district per service).
+-- Incremental by period (docs/contracts.md, "Incremental builds").
+{{ feedback_incremental_config(pre_hook="{{ delete_feedback_periods() }}") }}
+
 with
 
 closed as (
     select * from {{ ref('int_equity__closed_requests_by_period') }}
+    {% if is_incremental() %}
+        where {{ feedback_periods_to_rebuild() }}
+    {% endif %}
 ),
 
 service_medians as (
     select * from {{ ref('int_equity__district_service_medians') }}
-    where median_others > 0
+    where
+        median_others > 0
+    {% if is_incremental() %}
+        and {{ feedback_periods_to_rebuild() }}
+    {% endif %}
 ),
 
 overall as (

@@ -1,14 +1,23 @@
 -- Per service code: max over districts of (district median resolution hours / median resolution
 -- hours of all other districts' requests); then the closed-request-volume-weighted mean over
--- service codes that were closed in at least two districts.
+-- service codes that were closed in at least two districts. Incremental by period
+-- (docs/contracts.md, "Incremental builds").
+{{ feedback_incremental_config(pre_hook="{{ delete_feedback_periods() }}") }}
+
 with
 
 closed as (
     select * from {{ ref('int_equity__closed_requests_by_period') }}
+    {% if is_incremental() %}
+        where {{ feedback_periods_to_rebuild() }}
+    {% endif %}
 ),
 
 against_others as (
     select * from {{ ref('int_equity__district_service_medians') }}
+    {% if is_incremental() %}
+        where {{ feedback_periods_to_rebuild() }}
+    {% endif %}
 ),
 
 per_service as (
