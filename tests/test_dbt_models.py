@@ -43,7 +43,10 @@ MARTS = (
     "indicator_targets_log",
     "equity_district_resolution",
 )
-METHOD_VERSION = "1.1"
+METHOD_VERSION = "1.2"
+# The fixture's age bands hold ten respondents each (40 in all): under the production small-cell
+# rule for age-band gaps (30) no band would be left to compare.
+FIXTURE_VARS = "{survey_gap_min_band_n: 10}"
 DBT_ENV = {
     "CIVICLOOP_DUCKDB_MEMORY_LIMIT": "1GB",
     "DO_NOT_TRACK": "1",
@@ -81,6 +84,8 @@ def run_dbt(db_path: Path, work_dir: Path, *args: str):
                 str(work_dir / "target"),
                 "--log-path",
                 str(work_dir / "logs"),
+                "--vars",
+                FIXTURE_VARS,
                 "--quiet",
             ]
         )
