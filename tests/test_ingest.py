@@ -241,7 +241,7 @@ def test_reference_kpi_survey_and_review_tables(con, settings) -> None:
     assert rows(con, "SELECT entry_id, decision, action_text FROM raw.review_decisions") == [
         ("e1", "revise_target", "Call resident [EMAIL] back")
     ]
-    # what the wave asked, and the indicator the codebook maps: one row per wave x question
+    # what the wave asked, and the indicator the codebook maps: one row per wave x question x file
     assert rows(
         con,
         "SELECT wave, period_start, question_id, top_box, indicator_id, codebook "
@@ -577,3 +577,22 @@ def test_answer_outside_the_declared_waves_is_quarantined(con, settings) -> None
     assert rows(
         con, "SELECT wave, question_id, indicator_id FROM raw.survey_questions ORDER BY wave, question_id"
     ) == [("2023", "trust_old", "c4_trust"), ("2024", "trust_new", "c4_trust")]
+
+
+def test_each_file_of_a_wave_records_its_questions(con, settings) -> None:
+    load_reference(con, settings)
+    first = (FIXTURES / "survey" / "survey_2024Q1.csv").read_text()
+    second = first.replace("R1,", "R11,").replace("R2,", "R12,")
+    deliver(
+        settings,
+        "survey",
+        FIXTURES / "survey" / "codebook.yaml",
+        ("survey_2024Q1.csv", first.encode()),
+        ("survey_2024Q1_late.csv", second.encode()),
+    )
+    assert ingest_source(con, settings, "survey").files_loaded == 2
+    assert rows(
+        con,
+        "SELECT source_file, count(*), count(indicator_id) FROM raw.survey_questions "
+        "WHERE wave = '2024Q1' GROUP BY 1 ORDER BY 1",
+    ) == [("survey_2024Q1.csv", 5, 1), ("survey_2024Q1_late.csv", 5, 1)]

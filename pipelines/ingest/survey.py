@@ -270,7 +270,7 @@ def parse_survey(
 def question_metadata(
     respondents: pl.DataFrame, codebook: SurveyCodebook, questions: list[Question], source_file: str
 ) -> pl.DataFrame:
-    """raw.survey_questions rows: every question of the file in every wave that asked it."""
+    """raw.survey_questions rows: every question of the file in every wave of the file that asked it."""
     rows = []
     waves = respondents.select("wave", "period_start").unique().sort("wave").rows()
     for wave, period_start in waves:
@@ -386,7 +386,9 @@ def parse_survey_file(path: Path, text: str, context: LoadContext) -> ParsedFile
         [
             TableWrite("survey_respondents", respondents_df, ("respondent_id", "wave")),
             TableWrite("survey_answers", answers_df, ("respondent_id", "wave", "question_id")),
-            TableWrite("survey_questions", questions_df, ("wave", "question_id")),
+            # Keyed by file too: a wave delivered in several files records each file's questions,
+            # and a later file never overwrites what an earlier one said.
+            TableWrite("survey_questions", questions_df, ("wave", "question_id", "source_file")),
         ],
         quarantined_df,
     )

@@ -12,7 +12,8 @@ questions as (
 ),
 
 mapped as (
-    -- several waves may share a quarter (e.g. 2015 and 2015Q1); the estimates already pool them
+    -- one row per file of a wave, and several waves may share a quarter (2015 and 2015Q1): the
+    -- estimates already pool them, so keep one mapping row per quarter and question
     select distinct
         period_start,
         question_id,
