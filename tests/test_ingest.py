@@ -516,13 +516,14 @@ def test_codebook_maps_one_indicator_in_disjoint_waves() -> None:
     codebook = SurveyCodebook.model_validate(
         _codebook(
             {"id": "q1", "column": "a", "indicator": "c4_trust", "waves": [2013]},
-            {"id": "q2", "column": "b", "indicator": "c4_trust", "waves": [2015]},
+            {"id": "q2", "column": "b", "indicator": "c4_trust", "waves": ["2015q1"]},
         )
     )
     assert [(q.indicator, q.waves) for q in codebook.questions] == [
         ("c4_trust", ["2013"]),
-        ("c4_trust", ["2015"]),
+        ("c4_trust", ["2015Q1"]),
     ]
+    assert codebook.questions[1].asked_in("2015q1") and not codebook.questions[1].asked_in("2013")
 
 
 def test_question_indicators_cover_the_catalogue_survey_indicators() -> None:

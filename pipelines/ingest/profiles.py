@@ -144,9 +144,10 @@ class Question(StrictModel):
     @field_validator("waves", mode="before")
     @classmethod
     def _waves_as_text(cls, value: object) -> object:
-        # YAML reads `waves: [2015]` as integers; a wave is the text of the wave column.
+        # YAML reads `waves: [2015]` as integers; a wave is the text of the wave column, and
+        # "2024q1" is the same wave as "2024Q1".
         if isinstance(value, list):
-            return [str(item) for item in value]
+            return [str(item).strip().upper() for item in value]
         return value
 
     @field_validator("waves")
@@ -159,7 +160,7 @@ class Question(StrictModel):
 
     def asked_in(self, wave: str) -> bool:
         """Whether the codebook says this question was asked in a wave (no ``waves``: every wave)."""
-        return not self.waves or wave in self.waves
+        return not self.waves or wave.strip().upper() in self.waves
 
 
 class Demographic(StrictModel):

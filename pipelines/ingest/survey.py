@@ -226,7 +226,11 @@ def parse_survey(
             reasons.append(
                 reason_if(
                     pl.col(f"_txt_{question.id}").is_not_null()
-                    & ~pl.col("wave").is_in(question.waves).fill_null(False),
+                    & ~pl.col("wave")
+                    .str.strip_chars()
+                    .str.to_uppercase()
+                    .is_in(question.waves)
+                    .fill_null(False),
                     pl.format(
                         "{} (column {}) is answered in wave '{}', but the codebook asks it only in {}",
                         pl.lit(question.id),
