@@ -131,12 +131,22 @@ KPIS = [
 SURVEY_QUESTIONS = {
     # question_id: (consideration, agrees(i))
     "trust_city": (4, lambda i: i % 4 == 0 or i <= 10),
-    "city_listens": (1, lambda i: i % 2 == 0),
+    "q3_listens": (1, lambda i: i % 2 == 0),
     "satisfied_services": (4, lambda i: (i % 4 == 1 and i <= 20) or (i % 4 == 2 and i <= 8) or i % 4 == 3),
     "problem_in_area": (2, lambda i: i % 3 == 0),
     "heard_back": (5, lambda i: i % 2 == 1),
     "took_part_consultation": (4, lambda i: i <= 4),
     "used_digital_channel": (2, lambda i: i % 5 != 0 and i % 4 in (1, 2)),
+}
+# raw.survey_questions.indicator_id, as a codebook's `indicator` key writes it. The listens
+# question deliberately has an id of its own: indicators must follow the mapping, not the id.
+SURVEY_INDICATORS = {
+    "trust_city": "c4_trust",
+    "q3_listens": "c1_city_listens",
+    "satisfied_services": "c4_satisfaction_gap",
+    "problem_in_area": "c2_underreporting_index",
+    "took_part_consultation": "c4_consultation_participation",
+    "used_digital_channel": "c2_digital_takeup_gap",
 }
 
 # entry_id, recorded_at, review_quarter, indicator_id, decision, new_target, effective_from,
@@ -402,6 +412,29 @@ def build_raw_fixture(db_path: Path) -> None:
             scale_max double, agree boolean)""")
         con.execute("""create table raw.survey_weights (respondent_id varchar, wave varchar,
             base_weight double, raked_weight double, trimmed boolean)""")
+        con.execute("""create table raw.survey_questions (wave varchar, period_start date,
+            question_id varchar, question_text varchar, consideration integer, scale_min double,
+            scale_max double, top_box double, indicator_id varchar, codebook varchar,
+            source_file varchar)""")
+        con.executemany(
+            "insert into raw.survey_questions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    "2026Q1",
+                    date(2026, 1, 1),
+                    qid,
+                    None,
+                    consideration,
+                    1.0,
+                    5.0,
+                    4.0,
+                    SURVEY_INDICATORS.get(qid),
+                    "fixture",
+                    "survey_2026Q1.csv",
+                )
+                for qid, (consideration, _agrees) in SURVEY_QUESTIONS.items()
+            ],
+        )
         respondents, answers, weights = [], [], []
         for i in range(1, 41):
             rid = f"S{i:02d}"

@@ -86,6 +86,67 @@ def test_all_six_considerations_have_real_scores(built_city) -> None:
     assert all(n >= 3 for _, n in catalog)
 
 
+def test_capacity_and_review_indicators_match_the_raw_rows(built_city) -> None:
+    """Considerations 3 and 6 have no public data (docs/indicators.md, synthetic worked examples):
+    recompute them here from the raw KPI and review rows, in Python, not through dbt."""
+    settings, _, _ = built_city
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        kpis = con.sql(
+            "select kpi_id, period_month, actual, target from raw.kpi_observations "
+            "where kpi_id in ('dto_headcount', 'cost_per_transaction')"
+        ).fetchall()
+        decisions = con.sql(
+            "select entry_id, review_quarter, decision, action_due, action_status, "
+            "action_completed_on, rationale, corrects_entry_id from raw.review_decisions"
+        ).fetchall()
+    with published(settings) as con:
+        shown = {
+            (indicator, start): value
+            for indicator, start, value in con.sql(
+                "select indicator_id, period_start, value from marts.indicator_values "
+                "where grain = 'quarter' and scope = 'city' and value is not null and indicator_id in "
+                "('c3_dto_headcount_vs_plan', 'c3_cost_per_transaction', 'c6_actions_on_time', "
+                "'c6_targets_revised_with_reason')"
+            ).fetchall()
+        }
+
+    def quarter(day: dt.date) -> dt.date:
+        return dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+
+    values: dict[tuple[str, dt.date], list[tuple[float, float]]] = {}
+    for kpi, month, actual, target in kpis:
+        indicator = "c3_dto_headcount_vs_plan" if kpi == "dto_headcount" else "c3_cost_per_transaction"
+        values.setdefault((indicator, quarter(month)), []).append((actual, target))
+    for (indicator, start), pairs in values.items():
+        if indicator == "c3_dto_headcount_vs_plan":  # ratio to plan: sum(actual) / sum(target)
+            expected = sum(a for a, _ in pairs) / sum(t for _, t in pairs)
+        else:  # mean of the agencies' monthly costs
+            expected = sum(a for a, _ in pairs) / len(pairs)
+        assert shown[(indicator, start)] == pytest.approx(expected), (indicator, start)
+    superseded = {row[7] for row in decisions if row[7]}
+    on_time: dict[dt.date, list[bool]] = {}
+    with_reason: dict[dt.date, list[bool]] = {}
+    for entry_id, review_quarter, decision, due, status, done_on, rationale, _ in decisions:
+        if entry_id in superseded:
+            continue
+        if decision == "add_action" and due is not None and (status == "done" or due < dt.date.today()):
+            on_time.setdefault(quarter(due), []).append(status == "done" and done_on <= due)
+        if decision == "revise_target":
+            year, number = int(review_quarter[:4]), int(review_quarter[-1])
+            with_reason.setdefault(dt.date(year, 3 * number - 2, 1), []).append(
+                bool((rationale or "").strip())
+            )
+    for indicator, flags in (
+        ("c6_actions_on_time", on_time),
+        ("c6_targets_revised_with_reason", with_reason),
+    ):
+        quarters = [start for name, start in shown if name == indicator]
+        assert quarters, indicator
+        for start in quarters:
+            expected = sum(flags[start]) / len(flags[start])
+            assert shown[(indicator, start)] == pytest.approx(expected), (indicator, start)
+
+
 def test_no_pii_canary_reaches_the_published_snapshot(built_city) -> None:
     settings, _, truth = built_city
     canaries = truth["pii_canaries"]

@@ -43,7 +43,10 @@ MARTS = (
     "indicator_targets_log",
     "equity_district_resolution",
 )
-METHOD_VERSION = "1.1"
+METHOD_VERSION = "1.2"
+# The fixture's age bands hold ten respondents each (40 in all): under the production small-cell
+# rule for age-band gaps (30) no band would be left to compare.
+FIXTURE_VARS = "{survey_gap_min_band_n: 10}"
 DBT_ENV = {
     "CIVICLOOP_DUCKDB_MEMORY_LIMIT": "1GB",
     "DO_NOT_TRACK": "1",
@@ -81,6 +84,8 @@ def run_dbt(db_path: Path, work_dir: Path, *args: str):
                 str(work_dir / "target"),
                 "--log-path",
                 str(work_dir / "logs"),
+                "--vars",
+                FIXTURE_VARS,
                 "--quiet",
             ]
         )
@@ -658,6 +663,22 @@ def test_every_model_and_mart_column_is_documented(warehouse, con):
             assert doc.strip(), f"marts.{name}.{column} has no description"
 
 
+def test_catalogue_says_who_set_each_target_when_and_why(con):
+    rows = con.execute(
+        "select indicator_id, target_set_by, target_set_on, target_reason from marts.indicator_catalog"
+    ).fetchall()
+    with (PROJECT_DIR / "seeds" / "seed_indicator_catalog.csv").open(encoding="utf-8") as f:
+        seed = {r["indicator_id"]: r for r in csv.DictReader(f)}
+    assert len(rows) == len(seed)
+    for indicator_id, set_by, set_on, reason in rows:
+        assert (set_by, set_on.isoformat(), reason) == (
+            seed[indicator_id]["target_set_by"],
+            seed[indicator_id]["target_set_on"],
+            seed[indicator_id]["target_reason"],
+        ), indicator_id
+    assert dict((r[0], r[3]) for r in rows)["c1_reports_per_1k"].startswith("Boston CityScore style")
+
+
 def test_contract_columns_present(con):
     required = {
         "indicator_catalog": {
@@ -673,6 +694,9 @@ def test_contract_columns_present(con):
             "source",
             "min_n",
             "default_target",
+            "target_set_by",
+            "target_set_on",
+            "target_reason",
         },
         "indicator_values": {
             "indicator_id",

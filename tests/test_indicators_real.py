@@ -31,6 +31,21 @@ pytestmark = [
     pytest.mark.slow,
 ]
 AGE_BANDS = ("18-34", "35-54", "55-74", "75+")
+SOMERVILLE = REAL / "somerville_survey" / "somerville_happiness_2011_2013_2015.csv"
+SATISFACTION = "How.satisfied.are.you.with.Somerville.as.a.place.to.live."
+# The codebook's age map restated, so that the expected values below do not come from the loader.
+SOMERVILLE_AGE = {
+    "18-21": "18-34",
+    "22-25": "18-34",
+    "26-30": "18-34",
+    "18-24": "18-34",
+    "25-34": "18-34",
+    "35-44": "35-54",
+    "45-54": "35-54",
+    "55-64": "55-74",
+    "65-74": "55-74",
+    "75 or older": "75+",
+}
 # Bronx and Brooklyn share their first two letters: codes need the usual borough abbreviations.
 BOROUGHS = {"Bronx": "BX", "Brooklyn": "BK", "Manhattan": "MN", "Queens": "QN", "Staten Island": "SI"}
 
@@ -211,8 +226,7 @@ def test_feedback_indicators_compute_on_real_311(con):
 
 
 def test_survey_estimates_compute_on_somerville(con):
-    """Somerville's questions are not the catalogue's survey questions, so no survey indicator
-    is computed; the weighted estimates (base weights) still are, per wave and ward."""
+    """The weighted estimates (base weights) compute per wave and ward for every question."""
     waves = dict(
         con.execute(
             "select year(period_start), count(*) from marts.survey_estimates "
@@ -238,3 +252,83 @@ def test_scores_and_sensitivity_compute(con):
         ).fetchone()[0]
         == 0
     )
+
+
+def _somerville_satisfaction_by_band() -> pl.DataFrame:
+    """Top-box (8-10) share of "satisfied with Somerville as a place to live" per wave and age
+    band, straight from the CSV (every respondent weighs 1, the survey is not raked)."""
+    return (
+        pl.read_csv(SOMERVILLE, infer_schema=False)
+        .select(
+            pl.col("Year").alias("wave"),
+            pl.col("Age.").replace_strict(SOMERVILLE_AGE, default=None).alias("band"),
+            pl.col(SATISFACTION).cast(pl.Float64, strict=False).alias("value"),
+        )
+        .filter(pl.col("band").is_not_null() & pl.col("value").is_between(1, 10))
+        .group_by("wave", "band")
+        .agg(pl.len().alias("n"), (pl.col("value") >= 8).mean().alias("share"))
+    )
+
+
+def test_satisfaction_gap_on_somerville(con):
+    """c4_satisfaction_gap from the codebook's mapping of city_satisfaction, checked against the
+    CSV. By hand: 2013 18-34 42/70, 35-54 32/55, 55-74 35/54 (75+ 8/10 has n < 30 and is left
+    out): 35/54 - 32/55 = 0.06633; 2015 18-34 58/77, 35-54 38/55, 55-74 27/38 (75+ 12/13 left
+    out): 58/77 - 38/55 = 0.06234. With the small 75+ band the gaps would be 0.218 and 0.232."""
+    bands = _somerville_satisfaction_by_band()
+    for wave, by_hand, n in (("2013", 35 / 54 - 32 / 55, 179), ("2015", 58 / 77 - 38 / 55, 170)):
+        shown = bands.filter((pl.col("wave") == wave) & (pl.col("n") >= 30))
+        from_csv = shown["share"].max() - shown["share"].min()  # type: ignore[operator]
+        assert from_csv == pytest.approx(by_hand) and shown["n"].sum() == n
+        value, rows, score, status = con.execute(
+            "select value, n, score, status from marts.indicator_values "
+            "where indicator_id = 'c4_satisfaction_gap' and scope = 'city' and period_start = ?",
+            [f"{wave}-01-01"],
+        ).fetchone()
+        assert value == pytest.approx(from_csv) and rows == n
+        # lower is better: 0.15 / 0.066 = 2.3, capped at 1.2
+        assert score == pytest.approx(1.2) and status == "green"
+    # 2011's age bands straddle the contract bands except 18-34: one band is no gap
+    assert con.execute(
+        "select value, status from marts.indicator_values "
+        "where indicator_id = 'c4_satisfaction_gap' and period_start = '2011-01-01'"
+    ).fetchall() in ([], [(None, "suppressed")])
+
+
+def test_somerville_codebook_mapping_lands_in_the_warehouse(con):
+    mapped = con.execute(
+        "select wave, question_id, indicator_id from raw.survey_questions "
+        "where indicator_id is not null order by wave"
+    ).fetchall()
+    assert mapped == [
+        ("2011", "city_satisfaction", "c4_satisfaction_gap"),
+        ("2013", "city_satisfaction", "c4_satisfaction_gap"),
+        ("2015", "city_satisfaction", "c4_satisfaction_gap"),
+    ]
+    # a wave-specific question is recorded only for the wave that asked it
+    assert con.execute(
+        "select wave from raw.survey_questions where question_id = 'police_trust_2015'"
+    ).fetchall() == [("2015",)]
+    # trust in the police is not mapped to c4_trust (see the codebook), and no Somerville question
+    # is mapped to the other survey indicators: none of them has a value
+    assert (
+        con.execute(
+            "select count(*) from marts.indicator_values where value is not null and indicator_id in "
+            "('c4_trust', 'c4_consultation_participation', 'c1_city_listens', 'c2_weighting_gap', "
+            "'c2_digital_takeup_gap', 'c2_underreporting_index')"
+        ).fetchone()[0]
+        == 0
+    )
+
+
+def test_participation_coverage_is_not_computed_without_ward_population(con):
+    """Somerville respondents live in wards with no population in raw.population (only NYC
+    districts have one): coverage is unknown, not 0 % of NYC's districts."""
+    rows = con.execute(
+        "select period_start, value, n, status from marts.indicator_values "
+        "where indicator_id = 'c4_participation_coverage' order by period_start"
+    ).fetchall()
+    assert [r[0].year for r in rows] == [2011, 2013, 2015]
+    assert all(value is None and status == "suppressed" for _, value, _, status in rows)
+    # n: respondents with at least one answer (13 of 2011's 6,160 answered nothing the codebook reads)
+    assert [n for _, _, n, _ in rows] == [6147, 193, 185]

@@ -145,4 +145,4 @@ def test_published_figures_carry_the_method_version(city):
             "select distinct method_version from marts.indicator_catalog"
         ).fetchall()
     }
-    assert versions == {"1.1"}
+    assert versions == {"1.2"}

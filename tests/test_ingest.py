@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -240,6 +241,18 @@ def test_reference_kpi_survey_and_review_tables(con, settings) -> None:
     assert rows(con, "SELECT entry_id, decision, action_text FROM raw.review_decisions") == [
         ("e1", "revise_target", "Call resident [EMAIL] back")
     ]
+    # what the wave asked, and the indicator the codebook maps: one row per wave x question x file
+    assert rows(
+        con,
+        "SELECT wave, period_start, question_id, top_box, indicator_id, codebook "
+        "FROM raw.survey_questions ORDER BY question_id",
+    ) == [
+        ("2024Q1", dt.date(2024, 1, 1), "channels.app", 1.0, None, "fixture_survey"),
+        ("2024Q1", dt.date(2024, 1, 1), "channels.phone", 1.0, None, "fixture_survey"),
+        ("2024Q1", dt.date(2024, 1, 1), "channels.web", 1.0, None, "fixture_survey"),
+        ("2024Q1", dt.date(2024, 1, 1), "life_sat", 8.0, None, "fixture_survey"),
+        ("2024Q1", dt.date(2024, 1, 1), "trust_city", 4.0, "c4_trust", "fixture_survey"),
+    ]
 
 
 # --- PII ------------------------------------------------------------------------------------
@@ -457,3 +470,175 @@ def test_profile_check_reports_coverage_without_loading(tmp_path) -> None:
     assert report.null_token_counts["Closed"] == 7
     assert "civicloop_city" in report.to_text()
     assert json.dumps(report.unparsed_dates)
+
+
+# --- survey codebooks: catalogue indicator mapping -----------------------------------------
+
+
+def _codebook(*questions: dict, demographics: dict | None = None) -> dict:
+    return {
+        "name": "mapping_test",
+        "respondent_id_column": "resp_id",
+        "wave_column": "wave",
+        "questions": list(questions),
+        "demographics": {"district_code": {"columns": ["ward"]}} if demographics is None else demographics,
+    }
+
+
+@pytest.mark.parametrize(
+    ("questions", "demographics", "message"),
+    [
+        (
+            [{"id": "q1", "column": "a", "indicator": "c4_trsut"}],
+            None,
+            "question 'q1': indicator 'c4_trsut' is not in the indicator catalogue",
+        ),
+        (
+            [
+                {"id": "q1", "column": "a", "indicator": "c4_trust"},
+                {"id": "q2", "column": "b", "indicator": "c4_trust"},
+            ],
+            None,
+            "indicator 'c4_trust' is mapped by questions 'q1' and 'q2' in the same wave (every wave)",
+        ),
+        (
+            [
+                {"id": "q1", "column": "a", "indicator": "c4_trust", "waves": [2013, 2015]},
+                {"id": "q2", "column": "b", "indicator": "c4_trust", "waves": ["2015"]},
+            ],
+            None,
+            "mapped by questions 'q1' and 'q2' in the same wave (2015)",
+        ),
+        (
+            [
+                {"id": "q1", "column": "a", "indicator": "c4_trust"},
+                {"id": "q2", "column": "b", "indicator": "c4_trust", "waves": ["2015"]},
+            ],
+            None,
+            "mapped by questions 'q1' and 'q2' in the same wave (2015)",
+        ),
+        (
+            [{"id": "q1", "column": "a", "indicator": "c3_cost_per_transaction"}],
+            None,
+            "is not computed from survey answers (its catalogue source is 'kpis')",
+        ),
+        (
+            [{"id": "q1", "column": "a", "indicator": "c2_weighting_gap"}],
+            None,
+            "it is read off the question mapped to c4_trust",
+        ),
+        (
+            [{"id": "q1", "column": "a", "indicator": "c4_satisfaction_gap"}],
+            None,
+            "groups respondents by age_band: declare it under demographics",
+        ),
+        (
+            [
+                {
+                    "id": "q1",
+                    "column": "a",
+                    "indicator": "c4_trust",
+                    "multi_select_separator": ";",
+                    "options": {"x": "x"},
+                }
+            ],
+            None,
+            "a multi-select question has no single top box",
+        ),
+        ([{"id": "q1", "column": "a", "waves": ["15"]}], None, "wave '15' is not YYYY or YYYYQn"),
+    ],
+)
+def test_codebook_indicator_mapping_is_validated_at_load(questions, demographics, message) -> None:
+    from pipelines.ingest.profiles import SurveyCodebook
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SurveyCodebook.model_validate(_codebook(*questions, demographics=demographics))
+
+
+def test_codebook_maps_one_indicator_in_disjoint_waves() -> None:
+    from pipelines.ingest.profiles import SurveyCodebook
+
+    codebook = SurveyCodebook.model_validate(
+        _codebook(
+            {"id": "q1", "column": "a", "indicator": "c4_trust", "waves": [2013]},
+            {"id": "q2", "column": "b", "indicator": "c4_trust", "waves": ["2015q1"]},
+        )
+    )
+    assert [(q.indicator, q.waves) for q in codebook.questions] == [
+        ("c4_trust", ["2013"]),
+        ("c4_trust", ["2015Q1"]),
+    ]
+    assert codebook.questions[1].asked_in("2015q1") and not codebook.questions[1].asked_in("2013")
+
+
+def test_question_indicators_cover_the_catalogue_survey_indicators() -> None:
+    from pipelines.ingest.profiles import (
+        DERIVED_SURVEY_INDICATORS,
+        QUESTION_INDICATORS,
+        catalogue_sources,
+    )
+
+    survey = {i for i, source in catalogue_sources().items() if "survey" in source.split("+")}
+    assert set(QUESTION_INDICATORS) | set(DERIVED_SURVEY_INDICATORS) == survey
+    assert not set(QUESTION_INDICATORS) & set(DERIVED_SURVEY_INDICATORS)
+
+
+def test_invalid_delivered_codebook_rejects_the_file_with_the_reason(con, settings) -> None:
+    load_reference(con, settings)
+    broken = (FIXTURES / "survey" / "codebook.yaml").read_text().replace("c4_trust", "c4_trsut")
+    deliver(
+        settings,
+        "survey",
+        ("codebook.yaml", broken.encode()),
+        FIXTURES / "survey" / "survey_2024Q1.csv",
+    )
+    summary = ingest_source(con, settings, "survey")
+    assert summary.files_rejected == 1
+    (error,) = rows(con, "SELECT error FROM ops.load_log WHERE source = 'survey'")[0]
+    assert "codebook.yaml in the inbox is invalid" in error
+    assert "indicator 'c4_trsut' is not in the indicator catalogue" in error
+    assert rows(con, "SELECT count(*) FROM raw.survey_questions")[0][0] == 0
+
+
+def test_answer_outside_the_declared_waves_is_quarantined(con, settings) -> None:
+    load_reference(con, settings)
+    codebook = _codebook(
+        {"id": "trust_old", "column": "q_old", "indicator": "c4_trust", "waves": [2023]},
+        {"id": "trust_new", "column": "q_new", "indicator": "c4_trust", "waves": [2024]},
+    )
+    codebook["match"] = ["survey_*.csv"]
+    csv_text = "resp_id,wave,ward,q_old,q_new\nA,2023,1,4,\nB,2024,1,,5\nC,2024,1,2,3\n"
+    deliver(
+        settings,
+        "survey",
+        ("codebook.yaml", json.dumps(codebook).encode()),
+        ("survey_waves.csv", csv_text.encode()),
+    )
+    summary = ingest_source(con, settings, "survey")
+    assert (summary.rows_accepted, summary.rows_quarantined) == (2, 1)
+    (reason,) = rows(con, "SELECT reason FROM ops.quarantine WHERE source = 'survey'")[0]
+    assert reason == (
+        "trust_old (column q_old) is answered in wave '2024', but the codebook asks it only in 2023"
+    )
+    assert rows(
+        con, "SELECT wave, question_id, indicator_id FROM raw.survey_questions ORDER BY wave, question_id"
+    ) == [("2023", "trust_old", "c4_trust"), ("2024", "trust_new", "c4_trust")]
+
+
+def test_each_file_of_a_wave_records_its_questions(con, settings) -> None:
+    load_reference(con, settings)
+    first = (FIXTURES / "survey" / "survey_2024Q1.csv").read_text()
+    second = first.replace("R1,", "R11,").replace("R2,", "R12,")
+    deliver(
+        settings,
+        "survey",
+        FIXTURES / "survey" / "codebook.yaml",
+        ("survey_2024Q1.csv", first.encode()),
+        ("survey_2024Q1_late.csv", second.encode()),
+    )
+    assert ingest_source(con, settings, "survey").files_loaded == 2
+    assert rows(
+        con,
+        "SELECT source_file, count(*), count(indicator_id) FROM raw.survey_questions "
+        "WHERE wave = '2024Q1' GROUP BY 1 ORDER BY 1",
+    ) == [("survey_2024Q1.csv", 5, 1), ("survey_2024Q1_late.csv", 5, 1)]

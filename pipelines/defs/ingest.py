@@ -40,6 +40,9 @@ INGEST_SOURCES: dict[str, tuple[RawTable, ...]] = {
     "survey": (
         RawTable("survey_respondents", "one row per respondent x wave"),
         RawTable("survey_answers", "one row per respondent x question"),
+        RawTable(
+            "survey_questions", "one row per wave x question x file: scale, top box, catalogue indicator"
+        ),
     ),
 }
 

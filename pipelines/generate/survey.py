@@ -63,6 +63,8 @@ class Question:
     female_effect: float = 0.0
     district_effect: dict[str, float] = field(default_factory=dict)
     trend: float = 0.0
+    # The catalogue indicator the codebook maps this question to (None: asked, not an indicator).
+    indicator: str | None = None
 
     @property
     def agree_min(self) -> int:
@@ -86,6 +88,7 @@ QUESTIONS: tuple[Question, ...] = (
         0.1,
         {SLOW_DISTRICT: -0.5},
         0.4,
+        indicator="c4_trust",
     ),
     Question(
         "satisfied_services",
@@ -98,6 +101,7 @@ QUESTIONS: tuple[Question, ...] = (
         0.0,
         {SLOW_DISTRICT: -0.7},
         0.3,
+        indicator="c4_satisfaction_gap",
     ),
     Question(
         "city_listens",
@@ -110,6 +114,7 @@ QUESTIONS: tuple[Question, ...] = (
         0.0,
         {LOW_ACCESS_DISTRICT: -0.4},
         0.5,
+        indicator="c1_city_listens",
     ),
     Question(
         "problem_in_area",
@@ -122,6 +127,7 @@ QUESTIONS: tuple[Question, ...] = (
         0.0,
         {UNDER_REPORTING_DISTRICT: 1.4},
         0.0,
+        indicator="c2_underreporting_index",
     ),
     Question(
         "heard_back",
@@ -146,6 +152,7 @@ QUESTIONS: tuple[Question, ...] = (
         0.1,
         {},
         0.3,
+        indicator="c4_consultation_participation",
     ),
     Question(
         "used_digital_channel",
@@ -158,6 +165,7 @@ QUESTIONS: tuple[Question, ...] = (
         0.0,
         {LOW_ACCESS_DISTRICT: -1.2},
         0.6,
+        indicator="c2_digital_takeup_gap",
     ),
 )
 
@@ -260,6 +268,7 @@ def codebook() -> dict:
                 "scale_max": q.scale_min + len(q.labels) - 1,
                 "top_box": q.agree_min,
                 "labels": {label: q.scale_min + i for i, label in enumerate(q.labels)},
+                **({"indicator": q.indicator} if q.indicator else {}),
             }
             for q in QUESTIONS
         ],

@@ -7,20 +7,53 @@ source folder and file-name glob. See ``profiles/README.md`` for every key.
 
 from __future__ import annotations
 
+import csv
 import fnmatch
 import functools
+import itertools
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from pipelines.settings import PROJECT_ROOT
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 CODEBOOKS_DIR = Path(__file__).resolve().parent / "codebooks"
 DEFAULT_NULL_TOKENS = ["", "NA", "N/A", "Unspecified", "null", "NULL", "None", "nan"]
+INDICATOR_CATALOG = PROJECT_ROOT / "dbt_project" / "seeds" / "seed_indicator_catalog.csv"
+WAVE_PATTERN = r"^\d{4}(?:[Qq][1-4])?$"
 
 
 DemographicName = Literal["district_code", "age_band", "sex", "digital_access"]
+
+# The survey indicators that dbt computes from the answers to one question
+# (int_survey__indicator_values, int_equity__underreporting_index), with the demographics each
+# groups by: a codebook that maps one of them must declare those, or the indicator could never be
+# computed and would sit suppressed without saying why. A unit test keeps this list and the
+# catalogue's survey indicators in step.
+QUESTION_INDICATORS: dict[str, tuple[DemographicName, ...]] = {
+    "c1_city_listens": (),
+    "c2_underreporting_index": ("district_code",),
+    "c2_digital_takeup_gap": ("age_band",),
+    "c4_trust": (),
+    "c4_satisfaction_gap": ("age_band",),
+    "c4_consultation_participation": (),
+}
+# Survey indicators that are not read off a question of their own, and where they come from.
+DERIVED_SURVEY_INDICATORS = {
+    "c2_weighting_gap": "it is read off the question mapped to c4_trust",
+    "c4_participation_coverage": "it counts respondents per district, not answers to a question",
+}
+
+
+@functools.cache
+def catalogue_sources() -> dict[str, str]:
+    """indicator_id -> source of every indicator in the catalogue seed."""
+    with INDICATOR_CATALOG.open(encoding="utf-8", newline="") as handle:
+        return {row["indicator_id"]: row["source"] for row in csv.DictReader(handle)}
 
 
 class StrictModel(BaseModel):
@@ -105,6 +138,29 @@ class Question(StrictModel):
     missing_codes: list[str] = Field(default_factory=list)
     multi_select_separator: str | None = None
     options: dict[str, str] = Field(default_factory=dict)
+    indicator: str | None = None
+    waves: list[str] = Field(default_factory=list)
+
+    @field_validator("waves", mode="before")
+    @classmethod
+    def _waves_as_text(cls, value: object) -> object:
+        # YAML reads `waves: [2015]` as integers; a wave is the text of the wave column, and
+        # "2024q1" is the same wave as "2024Q1".
+        if isinstance(value, list):
+            return [str(item).strip().upper() for item in value]
+        return value
+
+    @field_validator("waves")
+    @classmethod
+    def _waves_well_formed(cls, value: list[str]) -> list[str]:
+        for wave in value:
+            if not re.match(WAVE_PATTERN, wave):
+                raise ValueError(f"wave {wave!r} is not YYYY or YYYYQn (n 1-4)")
+        return value
+
+    def asked_in(self, wave: str) -> bool:
+        """Whether the codebook says this question was asked in a wave (no ``waves``: every wave)."""
+        return not self.waves or wave.strip().upper() in self.waves
 
 
 class Demographic(StrictModel):
@@ -132,6 +188,58 @@ class SurveyCodebook(StrictModel):
     )
     questions: list[Question]
     demographics: dict[DemographicName, Demographic] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _indicator_mappings_valid(self) -> SurveyCodebook:
+        for question in self.questions:
+            if question.indicator is not None:
+                self._check_indicator(question)
+        mapped = sorted(
+            (q for q in self.questions if q.indicator is not None), key=lambda q: q.indicator or ""
+        )
+        for indicator, group in itertools.groupby(mapped, key=lambda q: q.indicator):
+            for first, second in itertools.combinations(list(group), 2):
+                shared = _shared_waves(first, second)
+                if shared:
+                    raise ValueError(
+                        f"indicator {indicator!r} is mapped by questions {first.id!r} and "
+                        f"{second.id!r} in the same wave ({shared}); one question per indicator "
+                        "and wave: give the questions disjoint `waves`, or map only one"
+                    )
+        return self
+
+    def _check_indicator(self, question: Question) -> None:
+        indicator = question.indicator or ""
+        sources = catalogue_sources()
+        where = f"question {question.id!r}: indicator {indicator!r}"
+        if indicator not in sources:
+            catalogue = INDICATOR_CATALOG.relative_to(PROJECT_ROOT)
+            raise ValueError(f"{where} is not in the indicator catalogue ({catalogue})")
+        if indicator in DERIVED_SURVEY_INDICATORS:
+            raise ValueError(
+                f"{where} cannot be mapped to a question: {DERIVED_SURVEY_INDICATORS[indicator]}"
+            )
+        if indicator not in QUESTION_INDICATORS:
+            raise ValueError(
+                f"{where} is not computed from survey answers (its catalogue source is "
+                f"{sources[indicator]!r})"
+            )
+        if question.multi_select_separator is not None:
+            raise ValueError(f"{where}: a multi-select question has no single top box to measure")
+        missing = [name for name in QUESTION_INDICATORS[indicator] if name not in self.demographics]
+        if missing:
+            raise ValueError(
+                f"{where} groups respondents by {', '.join(missing)}: declare it under demographics"
+            )
+
+
+def _shared_waves(first: Question, second: Question) -> str:
+    """The waves two questions are both asked in, in words ('' when none)."""
+    if not first.waves and not second.waves:
+        return "every wave"
+    if not first.waves or not second.waves:
+        return ", ".join(first.waves or second.waves)
+    return ", ".join(sorted(set(first.waves) & set(second.waves)))
 
 
 Profile = FeedbackProfile | KpiProfile | SurveyCodebook

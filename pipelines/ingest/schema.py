@@ -38,6 +38,11 @@ RAW_TABLES: dict[str, str] = {
         "respondent_id VARCHAR, wave VARCHAR, question_id VARCHAR, consideration INTEGER, "
         "value DOUBLE, scale_min DOUBLE, scale_max DOUBLE, agree BOOLEAN"
     ),
+    "survey_questions": (
+        "wave VARCHAR, period_start DATE, question_id VARCHAR, question_text VARCHAR, "
+        "consideration INTEGER, scale_min DOUBLE, scale_max DOUBLE, top_box DOUBLE, "
+        "indicator_id VARCHAR, codebook VARCHAR, source_file VARCHAR"
+    ),
     "survey_weights": (
         "respondent_id VARCHAR, wave VARCHAR, base_weight DOUBLE, raked_weight DOUBLE, trimmed BOOLEAN"
     ),

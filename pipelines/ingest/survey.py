@@ -1,4 +1,6 @@
-"""The survey source: wide CSV + codebook YAML -> raw.survey_respondents and raw.survey_answers.
+"""The survey source: wide CSV + codebook YAML -> raw.survey_respondents, answers and questions.
+
+raw.survey_questions records what each wave asked and the catalogue indicator a question measures.
 
 The codebook schema is documented in ``codebooks/README.md``. A codebook delivered in the inbox
 (``codebook.yaml``) is configuration, not data: it stays in the inbox and takes precedence over
@@ -15,6 +17,7 @@ import polars as pl
 from pipelines.ingest.decoding import UnreadableFileError, read_csv_text
 from pipelines.ingest.loader import LoadContext, ParsedFile, TableWrite
 from pipelines.ingest.profiles import (
+    WAVE_PATTERN,
     DemographicName,
     Question,
     SurveyCodebook,
@@ -55,8 +58,20 @@ ANSWER_COLUMNS = [
     "scale_max",
     "agree",
 ]
+QUESTION_COLUMNS = [
+    "wave",
+    "period_start",
+    "question_id",
+    "question_text",
+    "consideration",
+    "scale_min",
+    "scale_max",
+    "top_box",
+    "indicator_id",
+    "codebook",
+    "source_file",
+]
 TRUE_WORDS = ["true", "yes", "y", "1"]
-WAVE_PATTERN = r"^\d{4}(?:[Qq][1-4])?$"
 
 
 def survey_config_files(folder: Path) -> list[Path]:
@@ -204,6 +219,27 @@ def parse_survey(
             ),
         ),
     ]
+    for question in questions:
+        if question.waves:
+            # A wave-specific column answered in another wave means the codebook's `waves` (and
+            # so its indicator mapping) is wrong for this file: say so instead of mixing waves.
+            reasons.append(
+                reason_if(
+                    pl.col(f"_txt_{question.id}").is_not_null()
+                    & ~pl.col("wave")
+                    .str.strip_chars()
+                    .str.to_uppercase()
+                    .is_in(question.waves)
+                    .fill_null(False),
+                    pl.format(
+                        "{} (column {}) is answered in wave '{}', but the codebook asks it only in {}",
+                        pl.lit(question.id),
+                        pl.lit(question.column),
+                        pl.col("wave"),
+                        pl.lit(", ".join(question.waves)),
+                    ),
+                )
+            )
     for question in scored:
         text, value = pl.col(f"_txt_{question.id}"), pl.col(f"_value_{question.id}")
         reasons.append(
@@ -233,6 +269,65 @@ def parse_survey(
     parsed = split_rows(checked, [*RESPONDENT_COLUMNS, LINE], [c for c in frame.columns if c != LINE], [])
     valid = checked.filter(pl.col(REASON).is_null())
     return parsed.accepted, _answers(valid, questions), parsed.quarantined
+
+
+def question_metadata(
+    respondents: pl.DataFrame, codebook: SurveyCodebook, questions: list[Question], source_file: str
+) -> pl.DataFrame:
+    """raw.survey_questions rows: every question of the file in every wave of the file that asked it."""
+    rows = []
+    waves = respondents.select("wave", "period_start").unique().sort("wave").rows()
+    for wave, period_start in waves:
+        for question in questions:
+            if not question.asked_in(wave):
+                continue
+            top_box = question.top_box if question.top_box is not None else question.scale_max
+            common = {
+                "wave": wave,
+                "period_start": period_start,
+                "question_text": question.text or None,
+                "consideration": question.consideration,
+                "codebook": codebook.name,
+                "source_file": source_file,
+            }
+            if question.multi_select_separator is None:
+                rows.append(
+                    {
+                        **common,
+                        "question_id": question.id,
+                        "scale_min": question.scale_min,
+                        "scale_max": question.scale_max,
+                        "top_box": top_box,
+                        "indicator_id": question.indicator,
+                    }
+                )
+                continue
+            rows.extend(
+                {
+                    **common,
+                    "question_id": f"{question.id}.{option_id}",
+                    "scale_min": 0.0,
+                    "scale_max": 1.0,
+                    "top_box": 1.0,
+                    "indicator_id": None,
+                }
+                for option_id in question.options.values()
+            )
+    schema = {
+        "wave": pl.String,
+        "period_start": pl.Date,
+        "question_id": pl.String,
+        "question_text": pl.String,
+        "consideration": pl.Int32,
+        "scale_min": pl.Float64,
+        "scale_max": pl.Float64,
+        "top_box": pl.Float64,
+        "indicator_id": pl.String,
+        "codebook": pl.String,
+        "source_file": pl.String,
+    }
+    # LINE lets the loader keep one row per key when a batch holds two files of the same wave.
+    return pl.DataFrame(rows, schema=schema).select(QUESTION_COLUMNS).with_row_index(LINE, offset=1)
 
 
 def _answers(valid: pl.LazyFrame, questions: list[Question]) -> pl.LazyFrame:
@@ -286,12 +381,18 @@ def parse_survey_file(path: Path, text: str, context: LoadContext) -> ParsedFile
         frame, codebook, context.district_aliases(), path.name, now=context.now
     )
     respondents_df, answers_df, quarantined_df = pl.collect_all([respondents, answers, quarantined])
+    present = set(frame.columns)
+    questions = [question for question in codebook.questions if question.column in present]
+    questions_df = question_metadata(respondents_df, codebook, questions, path.name)
     return ParsedFile(
         frame.height,
         respondents_df.height,
         [
             TableWrite("survey_respondents", respondents_df, ("respondent_id", "wave")),
             TableWrite("survey_answers", answers_df, ("respondent_id", "wave", "question_id")),
+            # Keyed by file too: a wave delivered in several files records each file's questions,
+            # and a later file never overwrites what an earlier one said.
+            TableWrite("survey_questions", questions_df, ("wave", "question_id", "source_file")),
         ],
         quarantined_df,
     )

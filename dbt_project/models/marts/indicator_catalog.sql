@@ -23,6 +23,9 @@ final as (
         cast(catalog.min_n as integer) as min_n,
         cast(catalog.default_target as double) as default_target,
         cast(catalog.grain as varchar) as grain,
+        cast(catalog.target_set_by as varchar) as target_set_by,
+        cast(catalog.target_set_on as date) as target_set_on,
+        cast(catalog.target_reason as varchar) as target_reason,
         cast(retirements.retired_from as date) as retired_from,
         cast(retirements.rationale as varchar) as retired_reason,
         {{ method_version() }} as method_version

@@ -1,6 +1,7 @@
 -- Under-reporting index per district and quarter: (reports per adult / city reports per adult)
--- / (weighted problem_in_area rate / city rate). City scope = the lowest district value.
--- n is the number of survey respondents answering problem_in_area (district or city).
+-- / (weighted problem rate / city rate), the problem rate being the top-box share of the question
+-- the codebook maps to c2_underreporting_index (sample city: problem_in_area). City scope = the
+-- lowest district value. n is the number of survey respondents answering that question.
 with
 
 feedback as (
@@ -9,8 +10,8 @@ feedback as (
 ),
 
 problems as (
-    select * from {{ ref('int_survey__group_estimates') }}
-    where question_id = 'problem_in_area' and group_type in ('city', 'district')
+    select * from {{ ref('int_survey__indicator_estimates') }}
+    where indicator_id = 'c2_underreporting_index' and group_type in ('city', 'district')
 ),
 
 city_feedback as (

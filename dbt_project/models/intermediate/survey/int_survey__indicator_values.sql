@@ -1,8 +1,10 @@
--- Survey indicators (considerations 1, 2, 4), quarter grain.
+-- Survey indicators (considerations 1, 2, 4), quarter grain. Which question feeds which
+-- indicator comes from the codebook (raw.survey_questions.indicator_id), through
+-- int_survey__indicator_estimates.
 with
 
 estimates as (
-    select * from {{ ref('int_survey__group_estimates') }}
+    select * from {{ ref('int_survey__indicator_estimates') }}
 ),
 
 answers as (
@@ -23,22 +25,19 @@ population as (
 
 shares as (
     select
-        case question_id
-            when 'city_listens' then 'c1_city_listens'
-            when 'trust_city' then 'c4_trust'
-            when 'took_part_consultation' then 'c4_consultation_participation'
-        end as indicator_id,
+        indicator_id,
         period_start,
         case when group_type = 'city' then 'city' else group_value end as scope,
         weighted as value,
         n
     from estimates
     where
-        question_id in ('city_listens', 'trust_city', 'took_part_consultation')
+        indicator_id in ('c1_city_listens', 'c4_trust', 'c4_consultation_participation')
         and group_type in ('city', 'district')
 ),
 
 weighting_gap as (
+    -- a diagnostic of the trust estimate: how far weighting moves it
     select
         'c2_weighting_gap' as indicator_id,
         period_start,
@@ -46,7 +45,13 @@ weighting_gap as (
         abs(weighted - unweighted) as value,
         n
     from estimates
-    where question_id = 'trust_city' and group_type = 'city'
+    where indicator_id = 'c4_trust' and group_type = 'city'
+),
+
+age_bands as (
+    -- a band below the survey's small-cell size would decide a max - min on its own noise
+    select * from estimates
+    where group_type = 'age_band' and n >= {{ var('survey_gap_min_band_n') }}
 ),
 
 satisfaction_gap as (
@@ -56,9 +61,11 @@ satisfaction_gap as (
         'city' as scope,
         max(weighted) - min(weighted) as value,
         sum(n) as n
-    from estimates
-    where question_id = 'satisfied_services' and group_type = 'age_band'
+    from age_bands
+    where indicator_id = 'c4_satisfaction_gap'
     group by period_start
+    -- one band is no gap: with fewer than two the value is unknown, not 0
+    having count(*) >= 2
 ),
 
 digital_takeup_gap as (
@@ -68,21 +75,19 @@ digital_takeup_gap as (
         'city' as scope,
         youngest.weighted - oldest.weighted as value,
         city.n
-    from estimates as youngest
-    inner join estimates as oldest
+    from age_bands as youngest
+    inner join age_bands as oldest
         on
             youngest.period_start = oldest.period_start
-            and oldest.question_id = 'used_digital_channel'
-            and oldest.group_type = 'age_band'
+            and oldest.indicator_id = 'c2_digital_takeup_gap'
             and oldest.group_value = '75+'
     inner join estimates as city
         on
             youngest.period_start = city.period_start
-            and city.question_id = 'used_digital_channel'
+            and city.indicator_id = 'c2_digital_takeup_gap'
             and city.group_type = 'city'
     where
-        youngest.question_id = 'used_digital_channel'
-        and youngest.group_type = 'age_band'
+        youngest.indicator_id = 'c2_digital_takeup_gap'
         and youngest.group_value = '18-34'
 ),
 
@@ -106,7 +111,16 @@ city_participation as (
         participation.period_start,
         sum(participation.respondents) as respondents,
         sum(participation.respondents)
-        / (select sum(population.adults) from population) * 1000.0 as rate_per_1k
+        / (select sum(population.adults) from population) * 1000.0 as rate_per_1k,
+        -- respondents with no district, or in a district without an adult population, cannot be
+        -- set against a population: coverage is then unknown rather than computed on the rest
+        coalesce(sum(participation.respondents) filter (
+            where participation.district_code is null
+            or participation.district_code not in (
+                select population.district_code from population
+                where population.adults > 0
+            )
+        ), 0) as respondents_unplaced
     from participation
     group by participation.period_start
 ),
@@ -130,12 +144,17 @@ participation_coverage as (
         'c4_participation_coverage' as indicator_id,
         district_participation.period_start,
         'city' as scope,
-        avg(
-            case
-                when district_participation.rate_per_1k >= 0.5 * city_participation.rate_per_1k then 1.0
-                else 0.0
-            end
-        ) as value,
+        case
+            when any_value(city_participation.respondents_unplaced) = 0
+                then
+                    avg(
+                        case
+                            when district_participation.rate_per_1k >= 0.5 * city_participation.rate_per_1k
+                                then 1.0
+                            else 0.0
+                        end
+                    )
+        end as value,
         any_value(city_participation.respondents) as n
     from district_participation
     inner join city_participation
