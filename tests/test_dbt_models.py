@@ -175,6 +175,30 @@ def test_repeat_report_share(con):
     assert indicator(con, "c1_repeat_report_share", "2026-04-01", "quarter")["value"] == 0
 
 
+def test_negative_report_share_from_sentiment(con):
+    # fixture sentiment: -0.5 for a request still open, 0.25 once closed (every report has text).
+    # January: R04, R08 open of 8 -> 2 / 8; target 0.5 until three earlier periods exist, lower is
+    # better: 0.5 / 0.25 = 2, capped at 1.2
+    january = indicator(con, "c1_negative_report_share", "2026-01-01", "month")
+    assert january["value"] == pytest.approx(2 / 8) and january["n"] == 8
+    assert january["target"] == pytest.approx(0.5) and january["score"] == pytest.approx(1.2)
+    # Q1: R04, R08, R14, R18 open of 18
+    assert indicator(con, "c1_negative_report_share", "2026-01-01", "quarter")["value"] == pytest.approx(
+        4 / 18
+    )
+    # March: 4 scored reports < min n 5 -> suppressed
+    march = indicator(con, "c1_negative_report_share", "2026-03-01", "month")
+    assert march["value"] is None and march["status"] == "suppressed"
+
+
+def test_positive_report_share_from_sentiment(con):
+    # January: 6 of 8 closed -> 0.25 each -> positive; target 0.1: 0.75 / 0.1 capped at 1.2
+    january = indicator(con, "c5_positive_report_share", "2026-01-01", "month")
+    assert january["value"] == pytest.approx(6 / 8) and january["score"] == pytest.approx(1.2)
+    # February: R14 open of 6 -> 5 / 6
+    assert indicator(con, "c5_positive_report_share", "2026-02-01", "month")["value"] == pytest.approx(5 / 6)
+
+
 def test_city_listens_weighted(con):
     # agree: even respondents = ten 75+ (weight 2) + ten 35-54 (weight 1): 30 / 50
     listens = indicator(con, "c1_city_listens", "2026-01-01", "quarter")
@@ -563,7 +587,10 @@ def test_target_snapshot_records_revisions_between_builds(warehouse, con, tmp_pa
         "select target_version_key, target, is_current from marts.indicator_targets_log"
     ).fetchall()
     versions = con.execute("select count(*) from marts.indicator_targets_history").fetchone()[0]
-    assert len(log) == versions == 27 + 2 and all(current for _, _, current in log)
+    with (PROJECT_DIR / "seeds" / "seed_indicator_catalog.csv").open(encoding="utf-8") as f:
+        catalogue_size = sum(1 for _ in csv.DictReader(f))
+    # one default version per catalogue indicator + the fixture's two review revisions
+    assert len(log) == versions == catalogue_size + 2 and all(current for _, _, current in log)
     # a later review corrects E6 (5.5 -> 5.0): snapshot again on a copy of the warehouse
     db_path = tmp_path / "warehouse.duckdb"
     shutil.copy(warehouse["db_path"], db_path)

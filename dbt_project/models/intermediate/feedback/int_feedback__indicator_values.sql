@@ -1,4 +1,5 @@
 -- Feedback indicators (consideration 1 and 5) in long form: one row per indicator, period, scope.
+-- The sentiment shares read the VADER scores of the redacted report texts.
 with
 
 aggregates as (
@@ -75,6 +76,28 @@ fixed_confirmation_rate as (
     from aggregates
 ),
 
+negative_report_share as (
+    select
+        'c1_negative_report_share' as indicator_id,
+        period_start,
+        grain,
+        scope,
+        case when n_scored > 0 then negative_reports / n_scored end as value,
+        n_scored as n
+    from aggregates
+),
+
+positive_report_share as (
+    select
+        'c5_positive_report_share' as indicator_id,
+        period_start,
+        grain,
+        scope,
+        case when n_scored > 0 then positive_reports / n_scored end as value,
+        n_scored as n
+    from aggregates
+),
+
 final as (
     select * from reports_per_1k
     union all
@@ -87,6 +110,10 @@ final as (
     select * from reopen_rate
     union all
     select * from fixed_confirmation_rate
+    union all
+    select * from negative_report_share
+    union all
+    select * from positive_report_share
 )
 
 select

@@ -133,6 +133,10 @@ aggregated as (
         count(*) filter (where is_closed and fixed_confirmed is not null) as asked_fixed,
         count(*) filter (where is_closed and fixed_confirmed) as confirmed_fixed,
         count(*) filter (where is_repeat) as repeats,
+        count(sentiment) as n_scored,
+        -- VADER's own cut-offs for a negative / positive text
+        count(*) filter (where sentiment < -0.05) as negative_reports,
+        count(*) filter (where sentiment > 0.05) as positive_reports,
         count(response_hours) as n_response_hours,
         median(response_hours) as median_response_hours
     from rebuilt
@@ -155,6 +159,9 @@ final as (
         coalesce(aggregated.asked_fixed, 0) as asked_fixed,
         coalesce(aggregated.confirmed_fixed, 0) as confirmed_fixed,
         coalesce(aggregated.repeats, 0) as repeats,
+        coalesce(aggregated.n_scored, 0) as n_scored,
+        coalesce(aggregated.negative_reports, 0) as negative_reports,
+        coalesce(aggregated.positive_reports, 0) as positive_reports,
         coalesce(aggregated.n_response_hours, 0) as n_response_hours,
         aggregated.median_response_hours
     from grid

@@ -10,6 +10,10 @@ requests as (
     select * from {{ ref('stg_feedback__requests') }}
 ),
 
+text_scores as (
+    select * from {{ ref('stg_feedback__text_scores') }}
+),
+
 located as (
     select
         request_id,
@@ -75,9 +79,12 @@ repeats as (
 final as (
     select
         rebuilt.*,
-        repeats.request_id is not null as is_repeat
+        repeats.request_id is not null as is_repeat,
+        -- VADER compound of the redacted text; NULL when the report has no text
+        text_scores.sentiment
     from rebuilt
     left join repeats on rebuilt.request_id = repeats.request_id
+    left join text_scores on rebuilt.request_id = text_scores.request_id
 )
 
 select * from final
