@@ -9,12 +9,20 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import yaml
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def dbt_project_vars(project_dir: Path = PROJECT_ROOT / "dbt_project") -> dict[str, Any]:
+    """The ``vars`` of the dbt project: the one place method and layout versions are declared."""
+    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    return dict(project.get("vars") or {})
+
 
 # Marked so that nobody mistakes it for a real key: pseudonyms made with it are for demos only.
 DEVELOPMENT_PSEUDONYM_KEY = "civicloop-DEVELOPMENT-ONLY-pseudonym-key-do-not-use-in-production"

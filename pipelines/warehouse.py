@@ -18,11 +18,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.settings import Settings
+from pipelines.settings import Settings, dbt_project_vars
 
 # Schemas that make up the analyst contract; staging and intermediate stay in the working file.
 PUBLISHED_SCHEMAS = ("marts", "ops")
-METHOD_VERSION = "1.0"
 
 
 @contextmanager
@@ -108,7 +107,11 @@ def publish_snapshot(settings: Settings, *, build_id: str | None = None) -> Publ
                 select ?::varchar as build_id, ?::timestamp as published_at,
                        ?::varchar as method_version
                 """,
-                [build_id, dt.datetime.now().replace(microsecond=0), METHOD_VERSION],
+                [
+                    build_id,
+                    dt.datetime.now().replace(microsecond=0),
+                    str(dbt_project_vars(settings.dbt_project_dir)["method_version"]),
+                ],
             )
             con.execute("detach work")
             con.execute("checkpoint")

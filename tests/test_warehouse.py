@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.settings import Settings
+from pipelines.settings import Settings, dbt_project_vars
 from pipelines.warehouse import publish_snapshot
 
 
@@ -32,6 +32,10 @@ def test_publish_copies_only_the_analyst_schemas(tmp_path: Path) -> None:
     with duckdb.connect(str(settings.published_path), read_only=True) as con:
         assert con.sql("select value from marts.scores").fetchone() == (7,)
         assert con.sql("select build_id from ops.build_info").fetchone() == ("b1",)
+        # The stamp is the method version the marts were computed with, declared once in dbt.
+        assert con.sql("select method_version from ops.build_info").fetchone() == (
+            str(dbt_project_vars()["method_version"]),
+        )
         schemas = {
             row[0] for row in con.sql("select schema_name from information_schema.schemata").fetchall()
         }

@@ -9,14 +9,13 @@ from typing import Any
 
 import dagster as dg
 import duckdb
-import yaml
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 from dbt.version import __version__ as installed_dbt_version
 from packaging import version
 from pydantic import Field
 
-from pipelines.settings import PROJECT_ROOT
+from pipelines.settings import PROJECT_ROOT, dbt_project_vars
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -90,8 +89,7 @@ def feedback_partition_layout_changed(con: duckdb.DuckDBPyConnection) -> bool:
 
     Appending to them would mix layouts, so dbt must rebuild them whole.
     """
-    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
-    layout = str(project["vars"]["feedback_partition_layout"])
+    layout = str(dbt_project_vars(DBT_PROJECT_DIR)["feedback_partition_layout"])
     existing = {
         (str(schema), str(table))
         for schema, table in con.execute(
