@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,15 +18,53 @@ class DbtParseError(RuntimeError):
     """dbt could not parse the project, so no manifest exists to build from."""
 
 
+# Folders dbt writes into; their contents never change what a parse produces.
+_DBT_OUTPUT_FOLDERS = frozenset({"target", "logs", "dbt_packages"})
+_MANIFEST_FINGERPRINT = "civicloop_manifest.sha256"
+
+
+def dbt_manifest_fingerprint(settings: Settings) -> str:
+    """What a ``dbt parse`` depends on: the project's files, the dbt version and the environment.
+
+    The environment counts because profiles.yml reads the warehouse path from it, and the path
+    names the database that every node in the manifest carries.
+    """
+    from dbt.version import __version__ as dbt_version
+
+    digest = hashlib.sha256(f"dbt {dbt_version}\n".encode())
+    project_dir = settings.dbt_project_dir
+    for path in sorted(project_dir.rglob("*")):
+        relative = path.relative_to(project_dir)
+        if path.is_file() and relative.parts[0] not in _DBT_OUTPUT_FOLDERS:
+            digest.update(f"{relative.as_posix()}\n".encode())
+            digest.update(path.read_bytes())
+    for name, value in sorted(os.environ.items()):
+        if name.startswith(("CIVICLOOP_", "DBT_")):
+            digest.update(f"{name}={value}\n".encode())
+    return digest.hexdigest()
+
+
 def prepare_dbt_manifest(settings: Settings) -> None:
-    """Write dbt_project/target/manifest.json, which the Dagster definitions load at import."""
+    """Write dbt_project/target/manifest.json, which the Dagster definitions load at import.
+
+    The parse is skipped when the manifest was written for the same fingerprint: it costs 3–6 s
+    of every build and increment, for a file that only changes when the project does.
+    """
     settings.export_tool_environment()
+    target = settings.dbt_project_dir / "target"
+    fingerprint = dbt_manifest_fingerprint(settings)
+    recorded = target / _MANIFEST_FINGERPRINT
+    if (target / "manifest.json").is_file() and recorded.is_file():
+        if recorded.read_text(encoding="utf-8").strip() == fingerprint:
+            return
     project_dir = str(settings.dbt_project_dir)
+    recorded.unlink(missing_ok=True)
     result = dbtRunner().invoke(
         ["parse", "--project-dir", project_dir, "--profiles-dir", project_dir, "--quiet"]
     )
     if not result.success:
         raise DbtParseError(f"dbt parse failed: {result.exception}")
+    recorded.write_text(fingerprint + "\n", encoding="utf-8")
 
 
 @dataclass

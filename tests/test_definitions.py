@@ -10,7 +10,7 @@ import duckdb
 import pytest
 import yaml
 
-from pipelines.build import prepare_dbt_manifest
+from pipelines.build import dbt_manifest_fingerprint, prepare_dbt_manifest
 from pipelines.settings import PROJECT_ROOT, Settings
 
 
@@ -130,3 +130,24 @@ def test_a_new_partition_layout_forces_a_full_refresh(defs: dg.Definitions, tmp_
             "UPDATE intermediate.feedback_build_watermarks SET partition_layout = 'older' WHERE rowid = 0"
         )
         assert feedback_partition_layout_changed(con)
+
+
+def test_dbt_parse_is_skipped_only_while_nothing_it_reads_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    prepare_dbt_manifest(settings)
+    manifest = settings.dbt_project_dir / "target" / "manifest.json"
+    written = manifest.stat().st_mtime_ns
+    prepare_dbt_manifest(settings)
+    assert manifest.stat().st_mtime_ns == written, "an unchanged project was parsed again"
+
+    before = dbt_manifest_fingerprint(settings)
+    configured = os.environ["CIVICLOOP_DUCKDB_MEMORY_LIMIT"]  # exported by prepare_dbt_manifest
+    monkeypatch.setenv("CIVICLOOP_DUCKDB_MEMORY_LIMIT", "3GB")
+    assert dbt_manifest_fingerprint(settings) != before, "profiles.yml reads this variable"
+    monkeypatch.setenv("CIVICLOOP_DUCKDB_MEMORY_LIMIT", configured)
+    assert dbt_manifest_fingerprint(settings) == before
+    # Another warehouse path names another database in every manifest node: parse again.
+    prepare_dbt_manifest(Settings(data_dir=tmp_path / "other"))
+    assert manifest.stat().st_mtime_ns != written
