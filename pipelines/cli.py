@@ -352,6 +352,46 @@ def bench(
     console.print((out / "latest.md").read_text(encoding="utf-8"), markup=False, highlight=False)
 
 
+@app.command("bench-national")
+def bench_national(
+    cities: Annotated[int, typer.Option(help="Cities in the rollup.")] = 20,
+    requests_per_city: Annotated[int, typer.Option(help="Service requests per city.")] = 1_000_000,
+    engine: Annotated[
+        list[str] | None, typer.Option("--engine", help="duckdb and/or spark (default: both).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where the JSON results and national.md go.")] = (
+        PROJECT_ROOT / "bench" / "results"
+    ),
+    work_dir: Annotated[Path, typer.Option(help="Scratch folder (the base city is reused).")] = Path(
+        "/tmp/civicloop-bench-national"
+    ),
+) -> None:
+    """Benchmark the national build on DuckDB and Spark over derived city exports."""
+    from pipelines.bench import BenchmarkError
+    from pipelines.bench_national import run_national_benchmark
+    from pipelines.national import ENGINES
+
+    engines = engine or list(ENGINES)
+    if any(name not in ENGINES for name in engines):
+        console.print(f"[red]--engine must be one of {', '.join(ENGINES)}[/red]")
+        raise typer.Exit(code=2)
+    try:
+        result = run_national_benchmark(
+            cities=cities,
+            requests_per_city=requests_per_city,
+            out_dir=out,
+            work_dir=work_dir,
+            engines=engines,  # type: ignore[arg-type]
+            log=console.print,
+        )
+    except BenchmarkError as exc:
+        console.print(f"[red]benchmark stopped[/red]: {exc}")
+        raise typer.Exit(code=1) from exc
+    console.print((out / "national.md").read_text(encoding="utf-8"), markup=False, highlight=False)
+    if result.get("differences"):
+        raise typer.Exit(code=1)
+
+
 @decisions_app.command("restore")
 def restore_decisions(data_dir: DataDirOption = None) -> None:
     """Restore the decision register from its newest intact backup (stop the dashboard first)."""

@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import duckdb
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -254,3 +257,52 @@ def build_national(
         seconds=seconds,
         table_rows=table_rows,
     )
+
+
+def snapshot_tables(path: Path, marts: list[str]) -> dict[str, pd.DataFrame]:
+    """The national marts of a published national snapshot, each sorted by all its columns."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = {mart: con.sql(f"select * from {NATIONAL_SCHEMA}.{_quoted(mart)}").df() for mart in marts}
+    return {mart: frame.sort_values(list(frame.columns), ignore_index=True) for mart, frame in tables.items()}
+
+
+def column_types(path: Path) -> dict[str, list[tuple[str, str]]]:
+    """(column, type) of every national mart in a published national snapshot."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name <> 'build_info' order by table_name, ordinal_position",
+            [NATIONAL_SCHEMA],
+        ).fetchall()
+    types: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in rows:
+        types.setdefault(str(table), []).append((str(column), str(data_type)))
+    return types
+
+
+def compare_snapshots(left: Path, right: Path, marts: list[str], *, rel: float = 1e-9) -> list[str]:
+    """How two national snapshots differ, in words (an empty list: identical within ``rel``).
+
+    Same marts, columns, types and rows; doubles equal within ``rel`` (relative, or absolute near
+    zero: the engines may sum in another order), everything else exactly.
+    """
+    differences: list[str] = []
+    if column_types(left) != column_types(right):
+        differences.append("column names or types differ")
+    ours, theirs = snapshot_tables(left, marts), snapshot_tables(right, marts)
+    for mart in marts:
+        a, b = ours[mart], theirs[mart]
+        if len(a) != len(b) or list(a.columns) != list(b.columns):
+            differences.append(f"{mart}: {len(a)} vs {len(b)} rows")
+            continue
+        for column in a.columns:
+            x, y = a[column], b[column]
+            if pd.api.types.is_float_dtype(x):
+                both_null = x.isna() & y.isna()
+                close = (x - y).abs() <= rel * np.maximum(1.0, np.maximum(x.abs(), y.abs()))
+                if not (both_null | close).all():
+                    worst = float((x - y).abs().max())
+                    differences.append(f"{mart}.{column}: max difference {worst:.3g}")
+            elif x.astype(str).tolist() != y.astype(str).tolist():
+                differences.append(f"{mart}.{column}: values differ")
+    return differences

@@ -22,9 +22,9 @@ final as (
         cities.city_name,
         consideration_scores.consideration,
         consideration_scores.period_start,
-        round(consideration_scores.score, 6) as score,
+        consideration_scores.score,
         consideration_scores.status,
-        round(composite_scores.score, 6) as composite_score,
+        composite_scores.score as composite_score,
         consideration_scores.method_version,
         cities.is_comparable
     from consideration_scores

@@ -28,12 +28,12 @@ final as (
         period_start,
         cast(n_cities as bigint) as n_cities,
         cast(n_not_comparable as bigint) as n_not_comparable,
-        round(min_score, 6) as min_score,
-        round(p25_score, 6) as p25_score,
-        round(median_score, 6) as median_score,
-        round(p75_score, 6) as p75_score,
-        round(max_score, 6) as max_score,
-        round(p75_score - p25_score, 6) as iqr
+        min_score,
+        p25_score,
+        median_score,
+        p75_score,
+        max_score,
+        p75_score - p25_score as iqr
     from spread
 )
 

@@ -50,8 +50,8 @@ final as (
         period_start,
         indicator,
         numerator,
-        round(denominator, 6) as denominator,
-        case when denominator > 0 then round(numerator / denominator, 6) end as value,
+        denominator,
+        case when denominator > 0 then numerator / denominator end as value,
         is_comparable
     from measures
 )

@@ -39,12 +39,12 @@ final as (
         by_service.category,
         cast(by_service.requests as bigint) as requests,
         cast(by_service.closed as bigint) as closed,
-        round(cast(by_service.requests as double) * 1000 / cast(cities.population as double), 6)
+        cast(by_service.requests as double) * 1000 / cast(cities.population as double)
             as requests_per_1k_residents,
-        round(cast(by_service.responded as double) / cast(by_service.requests as double), 6)
+        cast(by_service.responded as double) / cast(by_service.requests as double)
             as response_share,
-        round(by_service.median_resolution_hours, 6) as median_resolution_hours,
-        round(by_service.mean_resolution_hours, 6) as mean_resolution_hours,
+        by_service.median_resolution_hours,
+        by_service.mean_resolution_hours,
         cities.is_comparable
     from by_service
     inner join cities on by_service.city_slug = cities.city_slug
