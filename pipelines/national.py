@@ -130,6 +130,7 @@ def run_dbt(
         **settings.tool_environment(),
         "CIVICLOOP_NATIONAL_DUCKDB_PATH": str(work_dir / "national_build.duckdb"),
         "CIVICLOOP_NATIONAL_SPARK_WAREHOUSE": str(work_dir / "spark-warehouse"),
+        "CIVICLOOP_SPARK_DRIVER_MEMORY": settings.spark_driver_memory,
     }
     command = [
         str(Path(sys.executable).with_name("dbt")),

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
         default=False,
         description="Let `civicloop export` include request-level facts (marts.request_facts).",
     )
+    spark_driver_memory: str = Field(
+        default="4g", description="Driver memory of the local Spark session of the national build."
+    )
     allow_reference_shrink: bool = Field(
         default=False,
         description="Accept a reference snapshot that drops districts or services still in use.",
