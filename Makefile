@@ -56,6 +56,8 @@ lint: venv
 	# The dbt templater opens a DuckDB file; lint against a throw-away one.
 	mkdir -p $(CURDIR)/data/lint && cd dbt_project && \
 		CIVICLOOP_WAREHOUSE_PATH=$(CURDIR)/data/lint/lint.duckdb ../$(BIN)/sqlfluff lint models --processes 1
+	cd dbt_national && \
+		CIVICLOOP_NATIONAL_DUCKDB_PATH=$(CURDIR)/data/lint/lint_national.duckdb ../$(BIN)/sqlfluff lint models --processes 1
 
 dagster: venv
 	CIVICLOOP_DATA_DIR=$${CIVICLOOP_DATA_DIR:-$(CURDIR)/data} $(BIN)/python -c "from pipelines.build import prepare_dbt_manifest; from pipelines.settings import get_settings; prepare_dbt_manifest(get_settings())"

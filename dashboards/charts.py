@@ -245,3 +245,63 @@ def share_over_time(city: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=220)
     )
+
+
+def national_heatmap(scores: pd.DataFrame, names: dict[int, str]) -> alt.LayerChart:
+    """Cities (rows) x considerations (columns): cells coloured by status, labelled in points.
+
+    ``scores`` has ``city_label``, ``consideration``, ``score`` and ``status``; a city that is not
+    comparable carries its flag in its label, so it reads as such without colour.
+    """
+    df = scores.copy()
+    df["consideration_name"] = df["consideration"].map(names)
+    df["points"] = [("—" if pd.isna(s) else f"{100 * s:.0f}") for s in df["score"]]
+    order = [names[c] for c in sorted(names)]
+    base = alt.Chart(df).encode(
+        x=alt.X(
+            "consideration_name:N",
+            title=None,
+            sort=order,
+            axis=alt.Axis(labelAngle=0, labelLimit=150, orient="top", labelExpr="split(datum.label, ' ')"),
+        ),
+        y=alt.Y("city_label:N", title=None, axis=alt.Axis(labelLimit=260)),
+    )
+    cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
+        color=alt.Color("status:N", scale=STATUS_SCALE, title="Status"),
+        tooltip=[
+            alt.Tooltip("city_label:N", title="City"),
+            alt.Tooltip("consideration_name:N", title="Consideration"),
+            alt.Tooltip("score:Q", format=".3f"),
+            "status:N",
+        ],
+    )
+    labels = base.mark_text(fontSize=13, fontWeight="bold", color="white").encode(text="points:N")
+    return (cells + labels).properties(height=40 * max(1, df["city_label"].nunique()) + 20)
+
+
+def spread_ranges(spread: pd.DataFrame, names: dict[int, str]) -> alt.LayerChart:
+    """Per consideration: the min-max range of comparable cities, the interquartile box and the median."""
+    df = spread.dropna(subset=["median_score"]).copy()
+    df["consideration_name"] = df["consideration"].map(names)
+    for column in ("min_score", "p25_score", "median_score", "p75_score", "max_score"):
+        df[column] = 100 * df[column]
+    order = [names[c] for c in sorted(names)]
+    base = alt.Chart(df).encode(
+        y=alt.Y("consideration_name:N", title=None, sort=order, axis=alt.Axis(labelLimit=220))
+    )
+    points_axis = alt.Axis(title="Score (points; 100 = on target)")
+    whiskers = base.mark_rule(color="#555").encode(
+        x=alt.X("min_score:Q", axis=points_axis, scale=alt.Scale(zero=False)), x2="max_score:Q"
+    )
+    box = base.mark_bar(size=16, color="#9ecae1").encode(x="p25_score:Q", x2="p75_score:Q")
+    median = base.mark_tick(color="#1f4e79", thickness=3, size=22).encode(
+        x="median_score:Q",
+        tooltip=[
+            alt.Tooltip("consideration_name:N", title="Consideration"),
+            alt.Tooltip("n_cities:Q", title="Comparable cities"),
+            alt.Tooltip("min_score:Q", title="Min", format=".1f"),
+            alt.Tooltip("median_score:Q", title="Median", format=".1f"),
+            alt.Tooltip("max_score:Q", title="Max", format=".1f"),
+        ],
+    )
+    return (whiskers + box + median).properties(height=36 * max(1, len(df)) + 20)

@@ -23,6 +23,11 @@ def published_path() -> Path:
     return data_dir() / "published" / "civicloop.duckdb"
 
 
+def national_published_path() -> Path:
+    """The national rollup's snapshot (``civicloop national build``), beside the city's."""
+    return data_dir() / "published" / "civicloop_national.duckdb"
+
+
 def build_status_path() -> Path:
     """The last build's outcome, written beside the snapshot even when it was not published."""
     return data_dir() / "published" / "build_status.json"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +35,36 @@ def snapshot_path() -> Path:
     return config.published_path()
 
 
-def snapshot_version() -> tuple[str, int, int, int]:
-    """(path, mtime_ns, inode, size): changes whenever the build publishes a new snapshot."""
-    path = snapshot_path()
+class NationalSnapshotMissingError(SnapshotMissingError):
+    """No national rollup has been published (``civicloop national build`` has not run)."""
+
+
+NATIONAL_BUILD_COMMAND = "civicloop national build --exports DIR"
+
+
+def _file_version(path: Path, missing: type[SnapshotMissingError], hint: str) -> tuple[str, int, int, int]:
+    """(path, mtime_ns, inode, size): changes whenever a build publishes a new file."""
     try:
         st_ = path.stat()
     except FileNotFoundError as exc:
-        raise SnapshotMissingError(
-            f"No published snapshot at {path}. Run the build (civicloop build) to publish one."
-        ) from exc
+        raise missing(f"No published snapshot at {path}. {hint}") from exc
     return (str(path), st_.st_mtime_ns, st_.st_ino, st_.st_size)
+
+
+def snapshot_version() -> tuple[str, int, int, int]:
+    """The city snapshot's version: changes whenever the build publishes a new snapshot."""
+    return _file_version(
+        snapshot_path(), SnapshotMissingError, "Run the build (civicloop build) to publish one."
+    )
+
+
+def national_snapshot_version() -> tuple[str, int, int, int]:
+    """The national rollup snapshot's version (``published/civicloop_national.duckdb``)."""
+    return _file_version(
+        config.national_published_path(),
+        NationalSnapshotMissingError,
+        f"Collect the cities' exports (civicloop export --out DIR) and run `{NATIONAL_BUILD_COMMAND}`.",
+    )
 
 
 def snapshot_loaded_at() -> dt.datetime:
@@ -67,13 +88,20 @@ def _run(version: tuple[str, int, int, int], sql: str, params: tuple) -> pd.Data
         con.close()
 
 
-def _query(sql: str, *params: object) -> pd.DataFrame:
+def _query(
+    sql: str, *params: object, version: Callable[[], tuple[str, int, int, int]] = snapshot_version
+) -> pd.DataFrame:
     for _attempt in range(3):
         try:
-            return _run(snapshot_version(), sql, tuple(params))
+            return _run(version(), sql, tuple(params))
         except _SnapshotSwappedError:
             continue
-    return _run(snapshot_version(), sql, tuple(params))
+    return _run(version(), sql, tuple(params))
+
+
+def _national(sql: str, *params: object) -> pd.DataFrame:
+    """A query against the national rollup snapshot."""
+    return _query(sql, *params, version=national_snapshot_version)
 
 
 def table_exists(schema: str, table: str) -> bool:
@@ -504,4 +532,75 @@ def review_actions() -> pd.DataFrame:
         "select entry_id, review_quarter, indicator_id, action_text, action_owner, action_due, "
         "action_status, action_completed_on, is_overdue from marts.review_actions "
         "order by action_due, entry_id"
+    )
+
+
+# --- national rollup (published/civicloop_national.duckdb) ---------------------------------
+
+
+def national_available() -> bool:
+    try:
+        national_snapshot_version()
+    except NationalSnapshotMissingError:
+        return False
+    return True
+
+
+def national_build_info() -> dict[str, Any]:
+    """Engine, time and the versions the national build accepted as comparable."""
+    df = _national(
+        "select engine, published_at, expected_method_version, min_framework_version, n_cities "
+        "from national.build_info"
+    )
+    return df.iloc[0].to_dict()
+
+
+def national_cities() -> pd.DataFrame:
+    return _national(
+        "select city_slug, city_name, population, framework_version, method_version, period_start, "
+        "period_end, has_request_facts, is_comparable, comparability_reason "
+        "from national.national_cities order by city_name"
+    )
+
+
+def national_quarters() -> list[dt.date]:
+    df = _national("select distinct period_start from national.national_city_scores order by period_start")
+    return [pd.Timestamp(v).date() for v in df["period_start"]]
+
+
+def national_scores(period_start: dt.date) -> pd.DataFrame:
+    """City x consideration scores of one quarter, with the composite and comparability."""
+    return _national(
+        "select city_slug, city_name, consideration, score, status, composite_score, method_version, "
+        "is_comparable from national.national_city_scores where period_start = ? "
+        "order by city_name, consideration",
+        period_start,
+    )
+
+
+def national_spread(period_start: dt.date) -> pd.DataFrame:
+    return _national(
+        "select consideration, n_cities, n_not_comparable, min_score, p25_score, median_score, "
+        "p75_score, max_score, iqr from national.national_consideration_spread "
+        "where period_start = ? order by consideration",
+        period_start,
+    )
+
+
+def national_evidence() -> pd.DataFrame:
+    return _national(
+        "select cities.city_name, coverage.evidence_source, coverage.is_present, "
+        "coverage.last_period_with_value from national.national_evidence_coverage as coverage "
+        "inner join national.national_cities as cities using (city_slug) "
+        "order by cities.city_name, coverage.evidence_source"
+    )
+
+
+def national_normalised(period_start: dt.date) -> pd.DataFrame:
+    return _national(
+        "select cities.city_name, indicators.indicator, indicators.value, indicators.is_comparable "
+        "from national.national_normalised_indicators as indicators "
+        "inner join national.national_cities as cities using (city_slug) "
+        "where indicators.period_start = ? order by cities.city_name, indicators.indicator",
+        period_start,
     )

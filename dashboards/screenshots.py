@@ -39,6 +39,7 @@ PAGES = [
     ("survey", "survey"),
     ("data_health", "data-health"),
     ("quarterly_review", "quarterly-review"),
+    ("national", "national"),
 ]
 
 

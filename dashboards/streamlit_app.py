@@ -56,6 +56,12 @@ navigation = st.navigation(
             icon=":material/gavel:",
             url_path="quarterly-review",
         ),
+        st.Page(
+            PAGES / "national.py",
+            title="National rollup",
+            icon=":material/public:",
+            url_path="national",
+        ),
     ]
 )
 navigation.run()

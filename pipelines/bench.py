@@ -168,9 +168,10 @@ def run_measured(
     timeout: float | None = None,
     log_path: Path | None = None,
     result_path: Path | None = None,
+    module: str = "pipelines.bench",
 ) -> Measured:
-    """Run ``python -m pipelines.bench <args>`` in a child process and measure its whole tree."""
-    command = [sys.executable, "-m", "pipelines.bench", *args]
+    """Run ``python -m <module> <args>`` in a child process and measure its whole tree."""
+    command = [sys.executable, "-m", module, *args]
     log = log_path.open("ab") if log_path else subprocess.DEVNULL
     started = time.time()
     try:

@@ -23,7 +23,9 @@ editors_app = typer.Typer(help="Manage who may record decisions in the quarterly
 decisions_app = typer.Typer(help="Look after the decision register (append-only, backed up).")
 app.add_typer(profile_app, name="profile")
 app.add_typer(editors_app, name="editors")
+national_app = typer.Typer(help="The national rollup over many cities' exports (DuckDB or Spark).")
 app.add_typer(decisions_app, name="decisions")
+app.add_typer(national_app, name="national")
 console = Console()
 
 DataDirOption = Annotated[
@@ -202,6 +204,63 @@ def docs(
         )
 
 
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Folder that receives city=<slug>/.")],
+    data_dir: DataDirOption = None,
+    request_facts: Annotated[
+        bool | None,
+        typer.Option(
+            "--request-facts/--no-request-facts",
+            help="Include request-level facts (default: $CIVICLOOP_EXPORT_REQUEST_FACTS, off).",
+        ),
+    ] = None,
+) -> None:
+    """Export the published snapshot as Parquet with a manifest, for the national rollup."""
+    from pipelines.federation import ExportError, export_city
+
+    settings = _settings(data_dir)
+    try:
+        result = export_city(settings, out, request_facts=request_facts)
+    except ExportError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+    manifest = result.manifest
+    console.print(
+        f"Exported {manifest['city']['name']} (method {manifest['method_version']}, "
+        f"{manifest['period_covered']['start']} to {manifest['period_covered']['end']}, "
+        f"{len(manifest['tables'])} tables, request facts {'in' if manifest['request_facts'] else 'not'} "
+        f"included) to {result.city_dir}"
+    )
+
+
+@national_app.command("build")
+def national_build(
+    exports: Annotated[Path, typer.Option("--exports", help="Folder of city=<slug>/ exports.")],
+    engine: Annotated[str, typer.Option(help="duckdb (default) or spark (dbt-spark, local session).")] = (
+        "duckdb"
+    ),
+    data_dir: DataDirOption = None,
+) -> None:
+    """Verify every city's export, build the national marts and publish the national snapshot."""
+    from pipelines.federation import ExportError, ExportIntegrityError
+    from pipelines.national import ENGINES, NationalBuildError, build_national
+
+    if engine not in ENGINES:
+        console.print(f"[red]--engine must be one of {', '.join(ENGINES)}[/red]")
+        raise typer.Exit(code=2)
+    settings = _settings(data_dir)
+    try:
+        with console.status(f"National build on {engine}"):
+            result = build_national(settings, exports, engine=engine)  # type: ignore[arg-type]
+    except (ExportError, ExportIntegrityError, NationalBuildError) as error:
+        console.print(f"[red]National build stopped[/red]: {error}")
+        raise typer.Exit(code=1) from error
+    timing = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.seconds.items())
+    console.print(f"{len(result.cities)} cities on {engine}: {timing}")
+    console.print(f"[green]Published[/green] {result.published_path}")
+
+
 @profile_app.command("check")
 def profile_check(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The export to check.")],
@@ -291,6 +350,46 @@ def bench(
     for path in written:
         console.print(f"results: {path}")
     console.print((out / "latest.md").read_text(encoding="utf-8"), markup=False, highlight=False)
+
+
+@app.command("bench-national")
+def bench_national(
+    cities: Annotated[int, typer.Option(help="Cities in the rollup.")] = 20,
+    requests_per_city: Annotated[int, typer.Option(help="Service requests per city.")] = 1_000_000,
+    engine: Annotated[
+        list[str] | None, typer.Option("--engine", help="duckdb and/or spark (default: both).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where the JSON results and national.md go.")] = (
+        PROJECT_ROOT / "bench" / "results"
+    ),
+    work_dir: Annotated[Path, typer.Option(help="Scratch folder (the base city is reused).")] = Path(
+        "/tmp/civicloop-bench-national"
+    ),
+) -> None:
+    """Benchmark the national build on DuckDB and Spark over derived city exports."""
+    from pipelines.bench import BenchmarkError
+    from pipelines.bench_national import run_national_benchmark
+    from pipelines.national import ENGINES
+
+    engines = engine or list(ENGINES)
+    if any(name not in ENGINES for name in engines):
+        console.print(f"[red]--engine must be one of {', '.join(ENGINES)}[/red]")
+        raise typer.Exit(code=2)
+    try:
+        result = run_national_benchmark(
+            cities=cities,
+            requests_per_city=requests_per_city,
+            out_dir=out,
+            work_dir=work_dir,
+            engines=engines,  # type: ignore[arg-type]
+            log=console.print,
+        )
+    except BenchmarkError as exc:
+        console.print(f"[red]benchmark stopped[/red]: {exc}")
+        raise typer.Exit(code=1) from exc
+    console.print((out / "national.md").read_text(encoding="utf-8"), markup=False, highlight=False)
+    if result.get("differences"):
+        raise typer.Exit(code=1)
 
 
 @decisions_app.command("restore")

@@ -7,6 +7,7 @@ git-ignored ``.env`` file is honoured; see ``.env.example`` for the documented l
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,14 @@ DEVELOPMENT_PSEUDONYM_KEY = "civicloop-DEVELOPMENT-ONLY-pseudonym-key-do-not-use
 SOURCES = ("reference", "feedback", "kpis", "survey", "reviews")
 
 
+def slugify(name: str) -> str:
+    """A city's id for paths: lower case ASCII letters and digits, runs of anything else as '-'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")
+    if not slug:
+        raise ValueError(f"cannot make a city slug from {name!r}: set CIVICLOOP_CITY_SLUG")
+    return slug
+
+
 class MissingSecretError(RuntimeError):
     """A secret required in production mode is not configured."""
 
@@ -49,6 +58,17 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory_limit per connection.")
     duckdb_threads: int = Field(default=2, ge=1, description="DuckDB worker threads.")
     city_name: str = Field(default="Sample City", description="Shown in the dashboard and exports.")
+    city_slug: str | None = Field(
+        default=None,
+        description="The city's id in federation exports; default: city_name in lower case, dashed.",
+    )
+    export_request_facts: bool = Field(
+        default=False,
+        description="Let `civicloop export` include request-level facts (marts.request_facts).",
+    )
+    spark_driver_memory: str = Field(
+        default="4g", description="Driver memory of the local Spark session of the national build."
+    )
     allow_reference_shrink: bool = Field(
         default=False,
         description="Accept a reference snapshot that drops districts or services still in use.",
@@ -81,6 +101,25 @@ class Settings(BaseSettings):
     @property
     def build_status_path(self) -> Path:
         return self.resolved_data_dir / "published" / "build_status.json"
+
+    @property
+    def resolved_city_slug(self) -> str:
+        """``city_slug``, or the city name in lower case with runs of other characters as '-'."""
+        return slugify(self.city_slug or self.city_name)
+
+    @property
+    def national_dir(self) -> Path:
+        """Working folder of the national build (its DuckDB file, Spark warehouse, dbt logs)."""
+        return self.resolved_data_dir / "national"
+
+    @property
+    def national_published_path(self) -> Path:
+        # Not national.duckdb: a catalog named like its schema (national) makes names ambiguous.
+        return self.resolved_data_dir / "published" / "civicloop_national.duckdb"
+
+    @property
+    def dbt_national_project_dir(self) -> Path:
+        return PROJECT_ROOT / "dbt_national"
 
     @property
     def decisions_path(self) -> Path:

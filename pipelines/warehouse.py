@@ -70,6 +70,48 @@ def _string_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _replace_durably(staging_path: Path, final_path: Path) -> None:
+    """Swap a fully written file into place: fsync it, ``os.replace`` it, fsync the folder."""
+    with staging_path.open("rb") as handle:
+        os.fsync(handle.fileno())
+    staging_path.replace(final_path)
+    directory_fd = os.open(final_path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory_fd)
+    finally:
+        os.close(directory_fd)
+
+
+@contextmanager
+def staged_snapshot(
+    settings: Settings, final_path: Path, build_id: str
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to a new DuckDB file that replaces ``final_path`` atomically when the block ends.
+
+    The file is written next to its final place; on any failure it is removed and the previous
+    snapshot stays in place. Staging files of publishes killed mid-copy are removed first (never
+    swapped in, so nobody reads them).
+    """
+    final_path.parent.mkdir(parents=True, exist_ok=True)
+    staging_path = final_path.with_name(f".{final_path.name}.{build_id}.tmp")
+    for leftover in final_path.parent.glob(f".{final_path.name}.*.tmp*"):
+        leftover.unlink(missing_ok=True)
+    try:
+        con = duckdb.connect(
+            str(staging_path),
+            config={"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads},
+        )
+        try:
+            yield con
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        _replace_durably(staging_path, final_path)
+    finally:
+        staging_path.unlink(missing_ok=True)
+        staging_path.with_name(staging_path.name + ".wal").unlink(missing_ok=True)
+
+
 def publish_snapshot(settings: Settings, *, build_id: str | None = None) -> PublishResult:
     """Copy the analyst-facing schemas into a fresh file and atomically replace the snapshot.
 
@@ -77,55 +119,31 @@ def publish_snapshot(settings: Settings, *, build_id: str | None = None) -> Publ
     """
     build_id = build_id or uuid.uuid4().hex[:12]
     final_path = settings.published_path
-    final_path.parent.mkdir(parents=True, exist_ok=True)
-    staging_path = final_path.with_name(f".{final_path.name}.{build_id}.tmp")
-    # Staging files of publishes killed mid-copy: never swapped in, so nobody reads them.
-    for leftover in final_path.parent.glob(f".{final_path.name}.*.tmp*"):
-        leftover.unlink(missing_ok=True)
     table_rows: dict[str, int] = {}
-    try:
-        con = duckdb.connect(
-            str(staging_path),
-            config={"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads},
+    with staged_snapshot(settings, final_path, build_id) as con:
+        # ATTACH takes no bound parameters; the path comes from settings, quoted as a literal.
+        con.execute(f"attach {_string_literal(str(settings.warehouse_path))} as work (read_only)")
+        tables = _tables_to_publish(con)
+        if not any(schema == "marts" for schema, _ in tables):
+            raise RuntimeError("the warehouse has no marts tables yet: nothing to publish")
+        for schema in PUBLISHED_SCHEMAS:
+            con.execute(f"create schema if not exists {_quoted(schema)}")
+        for schema, name in tables:
+            target = f"{_quoted(schema)}.{_quoted(name)}"
+            con.execute(f"create table {target} as select * from work.{target}")
+            count = con.execute(f"select count(*) from {target}").fetchone()
+            table_rows[f"{schema}.{name}"] = int(count[0]) if count else 0
+        con.execute(
+            """
+            create table ops.build_info as
+            select ?::varchar as build_id, ?::timestamp as published_at,
+                   ?::varchar as method_version
+            """,
+            [
+                build_id,
+                dt.datetime.now().replace(microsecond=0),
+                str(dbt_project_vars(settings.dbt_project_dir)["method_version"]),
+            ],
         )
-        try:
-            # ATTACH takes no bound parameters; the path comes from settings, quoted as a literal.
-            con.execute(f"attach {_string_literal(str(settings.warehouse_path))} as work (read_only)")
-            tables = _tables_to_publish(con)
-            if not any(schema == "marts" for schema, _ in tables):
-                raise RuntimeError("the warehouse has no marts tables yet: nothing to publish")
-            for schema in PUBLISHED_SCHEMAS:
-                con.execute(f"create schema if not exists {_quoted(schema)}")
-            for schema, name in tables:
-                target = f"{_quoted(schema)}.{_quoted(name)}"
-                con.execute(f"create table {target} as select * from work.{target}")
-                count = con.execute(f"select count(*) from {target}").fetchone()
-                table_rows[f"{schema}.{name}"] = int(count[0]) if count else 0
-            con.execute(
-                """
-                create table ops.build_info as
-                select ?::varchar as build_id, ?::timestamp as published_at,
-                       ?::varchar as method_version
-                """,
-                [
-                    build_id,
-                    dt.datetime.now().replace(microsecond=0),
-                    str(dbt_project_vars(settings.dbt_project_dir)["method_version"]),
-                ],
-            )
-            con.execute("detach work")
-            con.execute("checkpoint")
-        finally:
-            con.close()
-        with staging_path.open("rb") as handle:
-            os.fsync(handle.fileno())
-        staging_path.replace(final_path)
-        directory_fd = os.open(final_path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory_fd)
-        finally:
-            os.close(directory_fd)
-    finally:
-        staging_path.unlink(missing_ok=True)
-        staging_path.with_name(staging_path.name + ".wal").unlink(missing_ok=True)
+        con.execute("detach work")
     return PublishResult(path=final_path, build_id=build_id, table_rows=table_rows)

@@ -28,6 +28,7 @@ INCREMENTAL_MODELS = (
     "intermediate.int_equity__disparity_ratio",
     "marts.equity_district_resolution",
     "marts.resident_comments",
+    "marts.request_facts",
     "marts.feedback_text_trends",
 )
 NOW = datetime(2026, 7, 1, 8, 0)

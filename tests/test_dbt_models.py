@@ -35,6 +35,7 @@ MARTS = (
     "feedback_funnel",
     "feedback_text_trends",
     "resident_comments",
+    "request_facts",
     "survey_estimates",
     "review_actions",
     "equity_theil",

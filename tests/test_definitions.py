@@ -106,7 +106,7 @@ def test_a_new_partition_layout_forces_a_full_refresh(defs: dg.Definitions, tmp_
     from pipelines.defs.transform import feedback_partition_layout_changed, incremental_models
 
     models = incremental_models()
-    assert ("marts", "resident_comments") in models and len(models) == 9
+    assert ("marts", "resident_comments") in models and len(models) == 10
     layout = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"][
         "feedback_partition_layout"
     ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -214,6 +215,27 @@ def suite_columns(suite_name: str, *, suites_dir: Path = DEFAULT_SUITES_DIR) -> 
 # The one GX context of this process
 
 
+def _import_great_expectations() -> ModuleType:
+    """``import great_expectations`` without letting it import pyspark.
+
+    GX probes pyspark when it is installed (it is, for the national rollup on Spark), and
+    pyspark 4.3's Spark Connect probe calls ``sys.exit(0)`` when the main module has no file (a
+    ``python -c`` script), ending the process silently. GX's pandas path never needs Spark, so the
+    probe is shown an absent pyspark; a pyspark imported before stays as it is.
+    """
+    if "pyspark" in sys.modules:
+        import great_expectations as gx
+
+        return gx
+    sys.modules["pyspark"] = None  # type: ignore[assignment]  # import pyspark -> ImportError
+    try:
+        import great_expectations as gx
+    finally:
+        if sys.modules.get("pyspark", ...) is None:
+            del sys.modules["pyspark"]
+    return gx
+
+
 class _GxRuntime:
     """The lazily imported GX module, its ephemeral context and a whole-dataframe batch definition.
 
@@ -221,7 +243,7 @@ class _GxRuntime:
     """
 
     def __init__(self) -> None:
-        import great_expectations as gx
+        gx = _import_great_expectations()
         from great_expectations.data_context.types.base import (
             DataContextConfig,
             InMemoryStoreBackendDefaults,

@@ -1,0 +1,6 @@
+{#- Generic tests (dbt packages cannot be installed here): a value lies in [min_value, max_value]. -#}
+{% test between(model, column_name, min_value, max_value) %}
+    select {{ column_name }}
+    from {{ model }}
+    where {{ column_name }} < {{ min_value }} or {{ column_name }} > {{ max_value }}
+{% endtest %}
