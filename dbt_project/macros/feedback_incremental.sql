@@ -69,9 +69,9 @@
     )
 {%- endmacro %}
 
-{#- Months (first day) whose rows this model must rebuild; spill_days extends each changed day
-    forward, for rows that look back at earlier requests (the repeat flag). -#}
-{% macro feedback_months_to_rebuild(spill_days=0) -%}
+{#- Months (first day) whose rows this model must rebuild, as a query; spill_days extends each
+    changed day forward, for rows that look back at earlier requests (the repeat flag). -#}
+{% macro _feedback_months_query(spill_days=0) -%}
     (
         with watermark as (
             select
@@ -120,6 +120,11 @@
     {{ _delete_feedback_rows(month_column ~ ' in ' ~ feedback_months_to_rebuild(spill_days)) }}
 {%- endmacro %}
 
+{#- Pre-hook for tables keyed by a raw timestamp rather than a month column. -#}
+{% macro delete_feedback_timestamps(timestamp_column) -%}
+    {{ _delete_feedback_rows(feedback_timestamp_in_months_to_rebuild(timestamp_column)) }}
+{%- endmacro %}
+
 {#- Pre-hook for period aggregates: month rows of rebuilt months, quarter rows of their quarters. -#}
 {% macro delete_feedback_periods(grain_column='grain', period_column='period_start') -%}
     {{ _delete_feedback_rows(feedback_periods_to_rebuild(grain_column, period_column)) }}
@@ -136,14 +141,64 @@
 {% macro feedback_periods_to_rebuild(grain_column='grain', period_column='period_start') -%}
     (
         ({{ grain_column }} = 'month' and {{ period_column }} in {{ feedback_months_to_rebuild() }})
-        or (
-            {{ grain_column }} = 'quarter'
-            and {{ period_column }} in (
-                select cast(date_trunc('quarter', month_start) as date)
-                from {{ feedback_months_to_rebuild() }} as months (month_start)
-            )
-        )
+        or ({{ grain_column }} = 'quarter' and {{ period_column }} in {{ feedback_quarters_to_rebuild() }})
     )
+{%- endmacro %}
+
+{#- The months to rebuild are looked up once when the model runs and written into its SQL as
+    constants: a filter on constants is pushed into DuckDB's scans (and a range on a timestamp
+    skips whole row groups), where a filter on a subquery becomes a join that reads every row of
+    the history — the part of an increment that grew with history. -#}
+{% macro _feedback_dates_to_rebuild(spill_days=0, unit='month') -%}
+    {#- Rendered at parse time too: its ref() and source() calls are the model's dependencies. -#}
+    {%- set query -%}
+        select distinct cast(cast(date_trunc('{{ unit }}', month_start) as date) as varchar) as period_start
+        from {{ _feedback_months_query(spill_days) }} as months (month_start)
+        where month_start is not null
+        order by period_start
+    {%- endset -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {{ return(run_query(query).columns[0].values() | list) }}
+{%- endmacro %}
+
+{% macro _date_list(dates) -%}
+    {%- if dates -%}
+        ({% for day in dates %}date '{{ day }}'{% if not loop.last %}, {% endif %}{% endfor %})
+    {%- else -%}
+        (cast(null as date))
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Months (first day) whose rows this model must rebuild, as a constant list for `in`. -#}
+{% macro feedback_months_to_rebuild(spill_days=0) -%}
+    {{ _date_list(_feedback_dates_to_rebuild(spill_days, 'month')) }}
+{%- endmacro %}
+
+{#- Quarters (first day) holding a month to rebuild, as a constant list for `in`. -#}
+{% macro feedback_quarters_to_rebuild(spill_days=0) -%}
+    {{ _date_list(_feedback_dates_to_rebuild(spill_days, 'quarter')) }}
+{%- endmacro %}
+
+{#- First day of the earliest month to rebuild (null when there is none). -#}
+{% macro feedback_first_month_to_rebuild(spill_days=0) -%}
+    {%- set months = _feedback_dates_to_rebuild(spill_days, 'month') -%}
+    {%- if months -%}date '{{ months[0] }}'{%- else -%}cast(null as date){%- endif -%}
+{%- endmacro %}
+
+{#- A raw timestamp falls in a month to rebuild; the range lets the scan skip row groups. -#}
+{% macro feedback_timestamp_in_months_to_rebuild(timestamp_column) -%}
+    {%- set months = _feedback_dates_to_rebuild(0, 'month') -%}
+    {%- if months -%}
+        (
+            {{ timestamp_column }} >= date '{{ months[0] }}'
+            and {{ timestamp_column }} < date '{{ months[-1] }}' + interval 1 month
+            and {{ month_of(timestamp_column) }} in {{ _date_list(months) }}
+        )
+    {%- else -%}
+        false
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Post-hook: remember what this build has seen. -#}

@@ -1,7 +1,7 @@
 -- Incremental by month (macros/feedback_incremental.sql): only months whose requests or text
 -- scores changed since the last build are rebuilt.
 {{ feedback_incremental_config(
-    pre_hook="{{ delete_feedback_months(month_of('opened_at')) }}"
+    pre_hook="{{ delete_feedback_timestamps('opened_at') }}"
 ) }}
 
 with
@@ -9,7 +9,7 @@ with
 requests as (
     select * from {{ ref('stg_feedback__requests') }}
     {% if is_incremental() %}
-        where {{ month_of('opened_at') }} in {{ feedback_months_to_rebuild() }}
+        where {{ feedback_timestamp_in_months_to_rebuild('opened_at') }}
     {% endif %}
 ),
 

@@ -31,10 +31,7 @@ requests as (
     left join formats on enriched.source_format is not distinct from formats.source_format
     {% if is_incremental() %}
         -- whole quarters: a quarter row needs every month of it
-        where enriched.quarter_start in (
-            select cast(date_trunc('quarter', month_start) as date)
-            from {{ feedback_months_to_rebuild() }} as months (month_start)
-        )
+        where enriched.quarter_start in {{ feedback_quarters_to_rebuild() }}
     {% endif %}
 ),
 

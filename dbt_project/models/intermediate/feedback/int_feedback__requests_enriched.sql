@@ -50,10 +50,8 @@ located as (
     from requests
     {% if is_incremental() %}
         -- the months to rebuild, and the repeat window before them (earlier reports)
-        where opened_at >= (
-            select min(month_start) - interval {{ var('repeat_window_days') }} day
-            from {{ feedback_months_to_rebuild(spill_days=var('repeat_window_days')) }} as months (month_start)
-        )
+        where opened_at >= {{ feedback_first_month_to_rebuild(spill_days=var('repeat_window_days')) }}
+            - interval {{ var('repeat_window_days') }} day
     {% endif %}
 ),
 
