@@ -247,6 +247,15 @@ def share_over_time(city: pd.DataFrame) -> alt.Chart:
     )
 
 
+def _two_lines(text: str) -> str:
+    """``text`` split at the space nearest its middle, joined by '|' (a two-line axis label)."""
+    words = text.split()
+    if len(words) < 2:
+        return text
+    cut = min(range(1, len(words)), key=lambda i: abs(len(" ".join(words[:i])) - len(text) / 2))
+    return " ".join(words[:cut]) + "|" + " ".join(words[cut:])
+
+
 def national_heatmap(scores: pd.DataFrame, names: dict[int, str]) -> alt.LayerChart:
     """Cities (rows) x considerations (columns): cells coloured by status, labelled in points.
 
@@ -255,14 +264,23 @@ def national_heatmap(scores: pd.DataFrame, names: dict[int, str]) -> alt.LayerCh
     """
     df = scores.copy()
     df["consideration_name"] = df["consideration"].map(names)
+    # Column heads on two lines ('|' marks the break), above the cells.
+    df["column_head"] = df["consideration_name"].map(_two_lines)
     df["points"] = [("—" if pd.isna(s) else f"{100 * s:.0f}") for s in df["score"]]
-    order = [names[c] for c in sorted(names)]
+    order = [_two_lines(names[c]) for c in sorted(names)]
     base = alt.Chart(df).encode(
         x=alt.X(
-            "consideration_name:N",
+            "column_head:N",
             title=None,
             sort=order,
-            axis=alt.Axis(labelAngle=0, labelLimit=150, orient="top", labelExpr="split(datum.label, ' ')"),
+            axis=alt.Axis(
+                labelAngle=0,
+                labelLimit=170,
+                orient="top",
+                labelPadding=20,
+                labelFontSize=12,
+                labelExpr="split(datum.label, '|')",
+            ),
         ),
         y=alt.Y("city_label:N", title=None, axis=alt.Axis(labelLimit=260)),
     )

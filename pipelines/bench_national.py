@@ -76,6 +76,12 @@ def derive_city(base_snapshot: Path, cities_dir: Path, exports_dir: Path, index:
         con.execute(
             "update marts.districts set population = cast(population * ? as bigint)", [_city_factor(index, 2)]
         )
+        # The funnel too (each stage a share of the one before), so that normalised shares differ.
+        con.execute(
+            "update marts.feedback_funnel set responded = cast(responded * ? as bigint), "
+            "resolved = cast(resolved * ? as bigint), confirmed_fixed = cast(confirmed_fixed * ? as bigint)",
+            [0.85 + 0.01 * ((index * 3) % 15), 0.90 + 0.01 * ((index * 5) % 10), 0.70 + 0.03 * (index % 10)],
+        )
         con.execute(
             "update marts.request_facts set resolution_hours = resolution_hours * ?", [_city_factor(index, 3)]
         )

@@ -225,6 +225,10 @@ def build_national(
     published_path = published_path or settings.national_published_path
     work_dir = (work_dir or engine_work_dir(settings, engine)).resolve()
     exports_dir = exports_dir.expanduser().resolve()
+    for folder in (exports_dir, work_dir):
+        if any(ch in str(folder) for ch in "'`\\"):
+            # The folders are written into the models' SQL as literals (read_parquet, parquet.`...`).
+            raise NationalBuildError(f"{folder} has a quote or backslash in its path: use another folder")
     seconds: dict[str, float] = {}
 
     started = time.perf_counter()

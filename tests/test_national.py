@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from national_fixture import FIXTURE_CITIES, build_national_fixture, published_city
 
 from pipelines.cli import app
-from pipelines.national import compare_snapshots, national_marts
+from pipelines.national import NationalBuildError, build_national, compare_snapshots, national_marts
 from pipelines.settings import PROJECT_ROOT, Settings
 
 
@@ -85,3 +86,24 @@ def test_cli_export_then_national_build(tmp_path: Path) -> None:
     assert "does not match its sha256" in " ".join(refused.output.split())
     wrong = runner.invoke(app, ["national", "build", "--exports", str(tmp_path), "--engine", "presto"])
     assert wrong.exit_code == 2
+
+
+def test_every_national_model_and_column_is_documented(built: tuple[Path, Path]) -> None:
+    root, _ = built
+    manifest = json.loads((root / "data" / "national" / "duckdb" / "target" / "manifest.json").read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) == len(list((PROJECT_ROOT / "dbt_national" / "models").rglob("*.sql")))
+    for model in models:
+        assert model["description"].strip(), model["name"]
+        assert model["columns"], model["name"]
+        for column in model["columns"].values():
+            assert column["description"].strip(), (model["name"], column["name"])
+        if model["name"].startswith("national_"):
+            assert model["config"]["contract"]["enforced"], model["name"]
+
+
+def test_a_folder_with_a_quote_is_refused_before_any_sql(tmp_path: Path) -> None:
+    exports = tmp_path / "it's here"
+    exports.mkdir()
+    with pytest.raises(NationalBuildError, match="quote or backslash"):
+        build_national(Settings(data_dir=tmp_path / "data"), exports)

@@ -56,7 +56,8 @@ else:
         column = wide[consideration] if consideration in wide.columns else pd.Series(index=wide.index)
         table[names[consideration]] = [ui.points(v) for v in column]
     table["Composite"] = [ui.points(composite.get(city)) for city in wide.index]
-    st.dataframe(table, hide_index=True, height=ui.table_height(len(table)))
+    with st.expander("Scores as a table, with the composite", expanded=len(table) <= 8):
+        st.dataframe(table, hide_index=True, height=ui.table_height(len(table)))
 
 st.header("Spread across comparable cities")
 spread = data.national_spread(period)
@@ -85,6 +86,20 @@ else:
     )
 
 st.header("Comparability")
+overview = pd.DataFrame(
+    {
+        "City": cities["city_name"],
+        "Comparable": cities["is_comparable"].map({True: "yes", False: "no"}),
+        "Why not": cities["comparability_reason"].fillna(""),
+        "Method": cities["method_version"],
+        "civicloop": cities["framework_version"],
+        "Covers": [
+            f"{ui.quarter_label(a)}–{ui.quarter_label(b)}"
+            for a, b in zip(cities["period_start"], cities["period_end"], strict=True)
+        ],
+        "Population": cities["population"].map(lambda v: f"{int(v):,}"),
+    }
+)
 if left_out.empty:
     st.success(
         "Every city was built with the same scoring method and a current civicloop.",
@@ -95,24 +110,10 @@ else:
         f"{len(left_out)} of {len(cities)} cities are not comparable and are left out of the spread.",
         icon=":material/warning:",
     )
-st.dataframe(
-    pd.DataFrame(
-        {
-            "City": cities["city_name"],
-            "Comparable": cities["is_comparable"].map({True: "yes", False: "no"}),
-            "Why not": cities["comparability_reason"].fillna(""),
-            "Method": cities["method_version"],
-            "civicloop": cities["framework_version"],
-            "Covers": [
-                f"{ui.quarter_label(a)}–{ui.quarter_label(b)}"
-                for a, b in zip(cities["period_start"], cities["period_end"], strict=True)
-            ],
-            "Population": cities["population"].map(lambda v: f"{int(v):,}"),
-        }
-    ),
-    hide_index=True,
-    height=ui.table_height(len(cities)),
-)
+    flagged_rows = overview[overview["Comparable"] == "no"]
+    st.dataframe(flagged_rows, hide_index=True, height=ui.table_height(len(flagged_rows)))
+with st.expander(f"All {len(cities)} cities: versions, period covered, population"):
+    st.dataframe(overview, hide_index=True, height=ui.table_height(len(overview)))
 
 st.header("Evidence coverage")
 st.caption(
@@ -130,11 +131,14 @@ gaps = [
 ]
 if gaps:
     st.warning("Evidence gaps: " + "; ".join(gaps) + ".", icon=":material/report:")
-st.dataframe(
-    matrix.map(lambda present: "present" if present else "missing").reset_index(names="City"),
-    hide_index=True,
-    height=ui.table_height(len(matrix)),
-)
+else:
+    st.success("Every city's export carries every source of evidence.", icon=":material/check:")
+with st.expander("Evidence by city and source", expanded=bool(gaps) and len(matrix) <= 8):
+    st.dataframe(
+        matrix.map(lambda present: "present" if present else "missing").reset_index(names="City"),
+        hide_index=True,
+        height=ui.table_height(len(matrix)),
+    )
 
 st.header("Normalised indicators")
 st.caption(
