@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -175,7 +176,9 @@ def run_national_benchmark(
         generate_args += ["--respondents", str(respondents)]
         generated = _checked(run_measured(generate_args, log_path=log_path), "generate", log_path)
         build_args = ["build", "--data-dir", str(base), "--result", str(work_dir / "build.json")]
-        built = _checked(run_measured(build_args, log_path=log_path), "base build", log_path)
+        # Every derived city exports its request facts, so the base city must publish them.
+        facts_env = {**os.environ, "CIVICLOOP_EXPORT_REQUEST_FACTS": "true"}
+        built = _checked(run_measured(build_args, env=facts_env, log_path=log_path), "base build", log_path)
         result["base_city"] = {"generate": _measured_summary(generated), "build": _measured_summary(built)}
     log(f"deriving {cities} city exports")
     derive_args = ["derive", "--base", str(base), "--work-dir", str(work_dir), "--cities", str(cities)]

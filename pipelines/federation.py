@@ -186,6 +186,11 @@ def export_city(settings: Settings, out_dir: Path, *, request_facts: bool | None
         manifest_tables: dict[str, Any] = {}
         for table, partition_column in tables.items():
             columns = _table_columns(con, table)
+            if not columns and table == REQUEST_FACTS_TABLE:
+                raise ExportError(
+                    "the snapshot has no marts.request_facts: it is published only where the city "
+                    "allows request-level export; set CIVICLOOP_EXPORT_REQUEST_FACTS=true and rebuild"
+                )
             if not columns:
                 raise ExportError(
                     f"the snapshot has no marts.{table}: rebuild the city with this civicloop version"

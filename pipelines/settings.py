@@ -159,6 +159,8 @@ class Settings(BaseSettings):
             "CIVICLOOP_DATA_DIR": str(self.resolved_data_dir),
             "CIVICLOOP_WAREHOUSE_PATH": str(self.warehouse_path),
             "CIVICLOOP_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            # Publish reads it: request-level facts reach the snapshot only where export is allowed.
+            "CIVICLOOP_EXPORT_REQUEST_FACTS": str(self.export_request_facts).lower(),
             "DAGSTER_HOME": str(self.dagster_home),
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

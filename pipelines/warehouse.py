@@ -22,6 +22,9 @@ from pipelines.settings import Settings, dbt_project_vars
 
 # Schemas that make up the analyst contract; staging and intermediate stay in the working file.
 PUBLISHED_SCHEMAS = ("marts", "ops")
+# One row per request for the national export: published only where the city allows that export
+# (CIVICLOOP_EXPORT_REQUEST_FACTS), so other snapshots do not carry and copy the whole history.
+REQUEST_FACTS = ("marts", "request_facts")
 
 
 @contextmanager
@@ -123,7 +126,11 @@ def publish_snapshot(settings: Settings, *, build_id: str | None = None) -> Publ
     with staged_snapshot(settings, final_path, build_id) as con:
         # ATTACH takes no bound parameters; the path comes from settings, quoted as a literal.
         con.execute(f"attach {_string_literal(str(settings.warehouse_path))} as work (read_only)")
-        tables = _tables_to_publish(con)
+        tables = [
+            table
+            for table in _tables_to_publish(con)
+            if settings.export_request_facts or table != REQUEST_FACTS
+        ]
         if not any(schema == "marts" for schema, _ in tables):
             raise RuntimeError("the warehouse has no marts tables yet: nothing to publish")
         for schema in PUBLISHED_SCHEMAS:

@@ -148,3 +148,12 @@ def test_slugs_and_version_ranks() -> None:
     with pytest.raises(ValueError, match="CIVICLOOP_CITY_SLUG"):
         slugify("!!!")
     assert version_rank("0.1.0") < version_rank("0.2") < version_rank("1.0.0rc1")
+
+
+def test_request_facts_missing_from_the_snapshot_says_how_to_publish_them(
+    city: Settings, tmp_path: Path
+) -> None:
+    with duckdb.connect(str(city.published_path)) as con:
+        con.execute("drop table marts.request_facts")
+    with pytest.raises(ExportError, match="CIVICLOOP_EXPORT_REQUEST_FACTS=true"):
+        export_city(city, tmp_path / "exports", request_facts=True)

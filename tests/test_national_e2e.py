@@ -28,12 +28,14 @@ CITIES = [
 OLDER_METHOD = "1.1"
 
 
-def _build_city(root: Path, name: str, seed: int) -> Settings:
+def _build_city(root: Path, name: str, seed: int, *, facts: bool) -> Settings:
     data_dir = root / name.lower().replace(" ", "-")
     with pytest.MonkeyPatch.context() as patch:
+        # run_build exports these for the build's resources; the context puts them back after.
         patch.setenv("CIVICLOOP_DATA_DIR", str(data_dir))
+        patch.setenv("CIVICLOOP_EXPORT_REQUEST_FACTS", str(facts).lower())
         generate_city(data_dir, seed=seed, **SMALL_CITY)
-        settings = Settings(data_dir=data_dir, city_name=name)
+        settings = Settings(data_dir=data_dir, city_name=name, export_request_facts=facts)
         outcome = run_build(settings)
     assert outcome.published, (outcome.failed_steps, outcome.failed_checks)
     return settings
@@ -52,7 +54,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cities")
     out = root / "exports"
     for name, seed, facts, older in CITIES:
-        settings = _build_city(root, name, seed)
+        settings = _build_city(root, name, seed, facts=facts)
         if older:
             _as_if_older_method(settings)
         export_city(settings, out, request_facts=facts)

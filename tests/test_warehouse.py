@@ -90,3 +90,14 @@ def test_readers_are_never_blocked_while_a_build_writes_and_publishes(tmp_path: 
     reads, errors = queue.get(timeout=5)
     assert errors == 0
     assert reads > 10
+
+
+def test_request_facts_reach_the_snapshot_only_where_export_is_allowed(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, export_request_facts=False)
+    _write_warehouse(settings, 3)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("create table marts.request_facts as select 'r-1' as request_id")
+    assert "marts.request_facts" not in publish_snapshot(settings, build_id="b1").table_rows
+
+    allowed = settings.model_copy(update={"export_request_facts": True})
+    assert publish_snapshot(allowed, build_id="b2").table_rows["marts.request_facts"] == 1
