@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     )
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory_limit per connection.")
     duckdb_threads: int = Field(default=2, ge=1, description="DuckDB worker threads.")
+    text_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Processes scoring sentiment in a full build; default: the usable CPUs, at most 8.",
+    )
     city_name: str = Field(default="Sample City", description="Shown in the dashboard and exports.")
     city_slug: str | None = Field(
         default=None,

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import polars as pl
 import pytest
+from pydantic import ValidationError
 
 from pipelines.analytics import text as text_module
 from pipelines.analytics.equity import TheilSplit, theil_decomposition, theil_t
@@ -29,6 +30,7 @@ from pipelines.analytics.weighting import (
     survey_weights,
     weighted_share,
 )
+from pipelines.settings import Settings
 
 NO_TRIM = (0.0, math.inf)
 DISTRICTS = ("D01", "D02", "D03", "D04")
@@ -375,6 +377,64 @@ def test_sentiment_distinct_path_equals_naive_per_row() -> None:
     cleaned = text_module.clean_texts(texts).to_list()
     naive = [None if t is None else analyzer.polarity_scores(t)["compound"] for t in cleaned]
     assert sentiment_scores(texts).to_list() == naive
+
+
+def _count_in_process_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the texts this process's analyzer scores (a spawned worker has its own)."""
+    seen: list[str] = []
+    analyzer = text_module._analyzer()
+    original = analyzer.polarity_scores
+
+    def recording(text: str) -> dict[str, float]:
+        seen.append(text)
+        return original(text)
+
+    monkeypatch.setattr(analyzer, "polarity_scores", recording)
+    return seen
+
+
+def test_sentiment_process_pool_equals_serial(monkeypatch: pytest.MonkeyPatch) -> None:
+    planted, _ = planted_topic_texts(n=300, seed=3)
+    moods = [*POSITIVE, *NEGATIVE]
+    # Mixed moods and exclamation marks: many different scores, so a chunk out of order shows.
+    texts = pl.Series(
+        [f"{text} {moods[i % 6]} {moods[i // 6 % 6]}" + "!" * (i % 4) for i, text in enumerate(planted)]
+    )
+    texts = pl.concat([texts, pl.Series([*moods, None, "", "[NAME]"]), texts.head(50)])
+    serial = sentiment_scores(texts, workers=1, parallel_min_texts=1)
+
+    seen = _count_in_process_calls(monkeypatch)
+    parallel = sentiment_scores(texts, workers=2, parallel_min_texts=1)
+    assert seen == []  # every text went to the pool
+    assert parallel.dtype == pl.Float64 and parallel.name == "sentiment"
+    assert parallel.to_list() == serial.to_list()  # the same floats, in row order
+    assert parallel.null_count() == 3
+
+
+def test_sentiment_one_worker_stays_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("started a process pool")
+
+    monkeypatch.setattr(text_module, "ProcessPoolExecutor", no_pool)
+    seen = _count_in_process_calls(monkeypatch)
+    texts = pl.Series([*POSITIVE, *NEGATIVE, POSITIVE[0]])
+    sentiment_scores(texts, workers=1, parallel_min_texts=1)
+    assert sorted(seen) == sorted(set(texts.to_list()))
+    # Below the threshold, the number of workers does not matter either.
+    sentiment_scores(texts, workers=2)
+    assert len(seen) == 2 * len(set(texts.to_list()))
+
+
+def test_text_workers_default_to_the_usable_cpus_and_come_from_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert 1 <= text_module.default_text_workers() <= text_module.MAX_TEXT_WORKERS
+    monkeypatch.setenv("CIVICLOOP_TEXT_WORKERS", "12")  # explicit: above the default cap
+    assert Settings().text_workers == 12
+    for bad in ("0", "-2", "two", "1.5"):
+        monkeypatch.setenv("CIVICLOOP_TEXT_WORKERS", bad)
+        with pytest.raises(ValidationError):
+            Settings()
 
 
 TOPIC_WORDS = {

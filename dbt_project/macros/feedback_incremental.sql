@@ -69,38 +69,49 @@
     )
 {%- endmacro %}
 
+{#- This model's rebuild state, looked up once per use: whether every month must be rebuilt, and
+    the watermarks as timestamp literals. Written into the queries below as constants: a filter
+    that ORs in a subquery cannot be pushed into the scan, and read all 10M requests per lookup. -#}
+{% macro _feedback_rebuild_state() -%}
+    {%- set query -%}
+        select
+            {{ feedback_rebuild_all() }} as rebuild_all,
+            cast(max(loaded_until) as varchar) as loaded_until,
+            cast(max(scored_until) as varchar) as scored_until
+        from {{ feedback_watermarks_relation() }}
+        where model_name = '{{ this.name }}'
+    {%- endset -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return({'rebuild_all': true, 'loaded_until': none, 'scored_until': none}) }}
+    {%- endif -%}
+    {%- set row = run_query(query).rows[0] -%}
+    {{ return({'rebuild_all': row[0], 'loaded_until': row[1], 'scored_until': row[2]}) }}
+{%- endmacro %}
+
+{% macro _timestamp_after(column, watermark) -%}
+    {{ column }} > {% if watermark is none %}timestamp '-infinity'{% else %}timestamp '{{ watermark }}'{% endif %}
+{%- endmacro %}
+
 {#- Months (first day) whose rows this model must rebuild, as a query; spill_days extends each
     changed day forward, for rows that look back at earlier requests (the repeat flag). -#}
-{% macro _feedback_months_query(spill_days=0) -%}
+{% macro _feedback_months_query(state, spill_days=0) -%}
+    {#- The requests are named twice rather than in a shared CTE: DuckDB materializes a CTE used
+        twice, whole, before the watermark filters could skip the history. -#}
     (
-        with watermark as (
-            select
-                loaded_until,
-                scored_until,
-                fingerprint
-            from {{ feedback_watermarks_relation() }}
-            where model_name = '{{ this.name }}'
-        ),
-
-        requests as (
-            select
-                request_id,
-                opened_at,
-                loaded_at
-            from {{ ref('stg_feedback__requests') }}
-        ),
-
-        changed_days as (
+        with changed_days as (
             select cast(requests.opened_at as date) as changed_day
-            from requests
-            where
-                {{ feedback_rebuild_all() }}
-                or requests.loaded_at > coalesce((select loaded_until from watermark), timestamp '-infinity')
+            from {{ ref('stg_feedback__requests') }} as requests
+            {%- if not state.rebuild_all %}
+                where {{ _timestamp_after('requests.loaded_at', state.loaded_until) }}
+            {%- endif %}
             union
             select cast(requests.opened_at as date) as changed_day
             from {{ source('raw', 'feedback_text_scores') }} as text_scores
-            inner join requests on text_scores.request_id = requests.request_id
-            where text_scores.scored_at > coalesce((select scored_until from watermark), timestamp '-infinity')
+            inner join {{ ref('stg_feedback__requests') }} as requests
+                on text_scores.request_id = requests.request_id
+            where
+                not {{ state.rebuild_all }}
+                and {{ _timestamp_after('text_scores.scored_at', state.scored_until) }}
         )
 
         select cast(date_trunc('month', changed_day) as date) as month_start
@@ -132,7 +143,7 @@
 
 {% macro _delete_feedback_rows(condition) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ feedback_rebuild_all() }} or {{ condition }}
+        delete from {{ this }} where {{ _feedback_rebuild_state().rebuild_all }} or {{ condition }}
     {%- else -%}
         select 1
     {%- endif -%}
@@ -151,9 +162,10 @@
     the history — the part of an increment that grew with history. -#}
 {% macro _feedback_dates_to_rebuild(spill_days=0, unit='month') -%}
     {#- Rendered at parse time too: its ref() and source() calls are the model's dependencies. -#}
+    {%- set state = _feedback_rebuild_state() -%}
     {%- set query -%}
         select distinct cast(cast(date_trunc('{{ unit }}', month_start) as date) as varchar) as period_start
-        from {{ _feedback_months_query(spill_days) }} as months (month_start)
+        from {{ _feedback_months_query(state, spill_days) }} as months (month_start)
         where month_start is not null
         order by period_start
     {%- endset -%}

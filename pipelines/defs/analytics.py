@@ -5,6 +5,7 @@ import pickle
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
@@ -70,6 +71,26 @@ def _save_topic_model(path: Path, model: TopicModel) -> None:
     staging.replace(path)
 
 
+# A request needs a score when it has none or was loaded again after it was scored. Every scoring
+# run sees all requests committed before it (DuckDB lets one process write the warehouse, and a
+# job's steps run in order), so only requests loaded after the newest score can be pending; that
+# bound is a constant, which lets DuckDB skip the history's row groups by their loaded_at range
+# instead of joining every request with every score (4 s of a day's increment at 10M requests).
+_PENDING_SCORES_SQL = """
+    select r.request_id, r.description
+    from raw.feedback_requests as r
+    left join raw.feedback_text_scores as s on s.request_id = r.request_id
+    where
+        r.description is not null
+        and ($1 or (r.loaded_at > $2 and (s.request_id is null or r.loaded_at > s.scored_at)))
+"""
+
+
+def _last_scored_at(con: duckdb.DuckDBPyConnection) -> dt.datetime:
+    newest = con.execute("select max(scored_at) from raw.feedback_text_scores").fetchone()
+    return newest[0] if newest and newest[0] is not None else dt.datetime.min
+
+
 @dg.asset(
     key=["raw", "feedback_text_scores"],
     deps=[dg.AssetKey(["raw", "feedback_requests"])],
@@ -86,22 +107,15 @@ def feedback_text_scores(
     the day costs and topic ids stay comparable across builds. Without a saved model, every
     description is scored again with a model fitted on all of them.
     """
-    model_path = civicloop.settings().resolved_data_dir / "models" / "feedback_topics.pkl"
+    settings = civicloop.settings()
+    model_path = settings.resolved_data_dir / "models" / "feedback_topics.pkl"
     model = _load_topic_model(model_path)
     with warehouse.get_connection() as con:
-        pending_filter = "s.request_id is null or r.loaded_at > s.scored_at" if model is not None else "true"
-        pending = con.sql(
-            f"""
-            select r.request_id, r.description
-            from raw.feedback_requests as r
-            left join raw.feedback_text_scores as s on s.request_id = r.request_id
-            where r.description is not null and ({pending_filter})
-            """
-        ).pl()
+        pending = con.execute(_PENDING_SCORES_SQL, [model is None, _last_scored_at(con)]).pl()
         if model is None and pending.height:
             model = fit_topics(pending["description"])
             _save_topic_model(model_path, model)
-        scores = score_feedback_text(pending, model=model).with_columns(
+        scores = score_feedback_text(pending, model=model, workers=settings.text_workers).with_columns(
             pl.lit(dt.datetime.now()).alias("scored_at")
         )
         con.register("new_scores", scores.to_arrow())

@@ -11,9 +11,7 @@ from pipelines.ingest.privacy import pseudonymise, redact_text
 from pipelines.ingest.profiles import FeedbackProfile
 from pipelines.ingest.validation import (
     LINE,
-    REASON,
     ParsedRows,
-    combine_reasons,
     implausible_date_reason,
     normalise_district_key,
     parse_timestamp,
@@ -266,13 +264,13 @@ def parse_feedback(
                 ),
             )
         )
-    checked = typed.with_columns(combine_reasons(reasons))
     return split_rows(
-        checked,
+        typed,
+        reasons,
         [*ACCEPTED_COLUMNS, LINE],
         raw_columns,
         [name for name in profile.pii_columns if name in present],
     )
 
 
-__all__ = ["ACCEPTED_COLUMNS", "REASON", "parse_feedback", "read_feedback_file"]
+__all__ = ["ACCEPTED_COLUMNS", "parse_feedback", "read_feedback_file"]

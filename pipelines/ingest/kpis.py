@@ -13,7 +13,6 @@ from pipelines.ingest.profiles import KpiProfile, match_profile, shipped_profile
 from pipelines.ingest.validation import (
     LINE,
     ParsedRows,
-    combine_reasons,
     implausible_date_reason,
     reason_if,
     source,
@@ -113,8 +112,9 @@ def parse_kpis(
             ),
         ),
     ]
-    checked = typed.with_columns(combine_reasons(reasons))
-    return split_rows(checked, [*KPI_COLUMNS, LINE], [name for name in frame.columns if name != LINE], [])
+    return split_rows(
+        typed, reasons, [*KPI_COLUMNS, LINE], [name for name in frame.columns if name != LINE], []
+    )
 
 
 def parse_kpi_file(path: Path, text: str, context: LoadContext) -> ParsedFile:

@@ -27,8 +27,7 @@ from pipelines.ingest.profiles import (
 )
 from pipelines.ingest.validation import (
     LINE,
-    REASON,
-    combine_reasons,
+    failing,
     implausible_date_reason,
     normalise_district_key,
     reason_if,
@@ -265,9 +264,10 @@ def parse_survey(
                 ),
             )
         )
-    checked = typed.with_columns(combine_reasons(reasons))
-    parsed = split_rows(checked, [*RESPONDENT_COLUMNS, LINE], [c for c in frame.columns if c != LINE], [])
-    valid = checked.filter(pl.col(REASON).is_null())
+    parsed = split_rows(
+        typed, reasons, [*RESPONDENT_COLUMNS, LINE], [c for c in frame.columns if c != LINE], []
+    )
+    valid = typed.filter(~failing(reasons))
     return parsed.accepted, _answers(valid, questions), parsed.quarantined
 
 

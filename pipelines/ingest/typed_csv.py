@@ -15,7 +15,7 @@ from pipelines.ingest.privacy import redact_text
 from pipelines.ingest.validation import (
     LINE,
     ParsedRows,
-    combine_reasons,
+    Reason,
     implausible_date_reason,
     reason_if,
     source,
@@ -93,7 +93,7 @@ def parse_typed_table(frame: pl.DataFrame, spec: TableSpec, table: str) -> Parse
         *[text[column.name].alias(f"_txt_{column.name}") for column in spec.columns],
         *[PARSERS[column.type](text[column.name]).alias(column.name) for column in spec.columns],
     )
-    reasons: list[pl.Expr] = []
+    reasons: list[Reason] = []
     for column in spec.columns:
         raw_text, value = pl.col(f"_txt_{column.name}"), pl.col(column.name)
         if column.required:
@@ -132,9 +132,9 @@ def parse_typed_table(frame: pl.DataFrame, spec: TableSpec, table: str) -> Parse
                     ),
                 )
             )
-    checked = typed.with_columns(combine_reasons(reasons))
     return split_rows(
-        checked,
+        typed,
+        reasons,
         [*(column.name for column in spec.columns), LINE],
         raw_columns,
         [name for name in spec.pii_columns if name in frame.columns],

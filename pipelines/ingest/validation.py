@@ -14,7 +14,6 @@ from pipelines.ingest.privacy import redact_text
 
 LINE = "_line"
 SRC = "src:"  # prefix that keeps original values beside parsed columns of the same name
-REASON = "_reason"
 # No source in scope holds records from before 1990; earlier values are placeholders (epoch 0,
 # 0001-01-01, year -1) that break date spines and pandas conversions downstream. Planned dates
 # (action due dates) may lie ahead, but not past 2100.
@@ -71,22 +70,44 @@ def normalise_district_key(expr: pl.Expr) -> pl.Expr:
     )
 
 
-def reason_if(condition: pl.Expr, message: pl.Expr | str) -> pl.Expr:
-    """A quarantine reason when the condition holds, otherwise null."""
-    text = pl.lit(message) if isinstance(message, str) else message
-    # pl.format yields null when a quoted value is null, and a null reason would accept the row.
-    return pl.when(condition).then(text.fill_null(pl.lit(NULL_VALUE_REASON))).otherwise(None)
+@dataclass(frozen=True)
+class Reason:
+    """A check: rows where ``condition`` holds are quarantined with ``message``.
+
+    The message is an expression that ``split_rows`` builds only for the quarantined rows: almost
+    every row passes, so formatting messages (timestamps to text) for all rows is wasted work.
+    A null condition (a check on an empty value) does not hold.
+    """
+
+    condition: pl.Expr
+    message: pl.Expr
 
 
-def combine_reasons(reasons: list[pl.Expr]) -> pl.Expr:
-    """All reasons that apply to a row, joined with '; '; null when the row is valid."""
+def reason_if(condition: pl.Expr, message: pl.Expr | str) -> Reason:
+    """A quarantine reason for the rows where the condition holds."""
+    return Reason(condition, pl.lit(message) if isinstance(message, str) else message)
+
+
+def failing(reasons: list[Reason]) -> pl.Expr:
+    """True for a row that at least one reason applies to, else False (never null)."""
     if not reasons:
-        return pl.lit(None, dtype=pl.String).alias(REASON)
-    joined = pl.concat_str(reasons, separator="; ", ignore_nulls=True)
-    return pl.when(joined == "").then(None).otherwise(joined).alias(REASON)
+        return pl.lit(False)
+    return pl.any_horizontal([reason.condition.fill_null(False) for reason in reasons])
 
 
-def unparsed_reason(label: str, raw: pl.Expr, parsed: pl.Expr, formats: list[str]) -> pl.Expr:
+def _reason_text(reasons: list[Reason]) -> pl.Expr:
+    """All reasons that apply to a row, in order, joined with '; '."""
+    if not reasons:
+        return pl.lit(None, dtype=pl.String)
+    # pl.format yields null when a quoted value is null, and the row must still say why it failed.
+    texts = [
+        pl.when(reason.condition).then(reason.message.fill_null(pl.lit(NULL_VALUE_REASON)))
+        for reason in reasons
+    ]
+    return pl.concat_str(texts, separator="; ", ignore_nulls=True)
+
+
+def unparsed_reason(label: str, raw: pl.Expr, parsed: pl.Expr, formats: list[str]) -> Reason:
     """Reason for a timestamp value that none of the formats parse."""
     message = pl.format(
         "{} '{}' does not match any of the profile's formats {}",
@@ -110,16 +131,21 @@ def redacted_raw_record(columns: list[str], pii_columns: list[str]) -> pl.Expr:
 
 
 def split_rows(
-    checked: pl.LazyFrame,
+    typed: pl.LazyFrame,
+    reasons: list[Reason],
     accepted_columns: list[pl.Expr | str],
     raw_columns: list[str],
     pii_columns: list[str],
 ) -> ParsedRows:
-    """Split a frame carrying ``_reason`` into accepted and quarantined lazy frames."""
-    accepted = checked.filter(pl.col(REASON).is_null()).select(accepted_columns)
-    quarantined = checked.filter(pl.col(REASON).is_not_null()).select(
+    """Split typed rows into accepted (no reason applies) and quarantined lazy frames.
+
+    Every row lands in exactly one of the two; reason texts are built for quarantined rows only.
+    """
+    failed = failing(reasons)
+    accepted = typed.filter(~failed).select(accepted_columns)
+    quarantined = typed.filter(failed).select(
         pl.col(LINE).alias("line"),
-        redact_text(pl.col(REASON)).alias("reason"),
+        redact_text(_reason_text(reasons)).alias("reason"),
         redacted_raw_record(raw_columns, pii_columns),
     )
     return ParsedRows(accepted=accepted, quarantined=quarantined)
@@ -127,11 +153,12 @@ def split_rows(
 
 def implausible_date_reason(
     label: str, value: pl.Expr, latest: dt.date | dt.datetime = LATEST_PLAUSIBLE
-) -> pl.Expr:
+) -> Reason:
     """Reason for a parsed date or timestamp outside [EARLIEST_PLAUSIBLE, latest]."""
-    as_date = value.cast(pl.Date)
-    return (
-        pl.when(as_date < pl.lit(EARLIEST_PLAUSIBLE))
+    too_early = value.cast(pl.Date) < pl.lit(EARLIEST_PLAUSIBLE)
+    return Reason(
+        too_early | (value > pl.lit(latest)),
+        pl.when(too_early)
         .then(
             pl.format(
                 "{} {} is before {}: a placeholder, not a real date",
@@ -140,6 +167,5 @@ def implausible_date_reason(
                 pl.lit(EARLIEST_PLAUSIBLE.isoformat()),
             )
         )
-        .when(value > pl.lit(latest))
-        .then(pl.format("{} {} is after {}", pl.lit(label), value.cast(pl.String), pl.lit(str(latest))))
+        .otherwise(pl.format("{} {} is after {}", pl.lit(label), value.cast(pl.String), pl.lit(str(latest)))),
     )
