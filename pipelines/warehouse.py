@@ -51,7 +51,7 @@ class PublishResult:
     table_rows: dict[str, int]
 
 
-def _tables_to_publish(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+def _tables_to_publish(con: duckdb.DuckDBPyConnection, *, request_facts: bool) -> list[tuple[str, str]]:
     rows = con.execute(
         """
         select table_schema, table_name
@@ -62,7 +62,8 @@ def _tables_to_publish(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         """,
         {"schemas": list(PUBLISHED_SCHEMAS)},
     ).fetchall()
-    return [(schema, name) for schema, name in rows]
+    tables = [(schema, name) for schema, name in rows]
+    return tables if request_facts else [table for table in tables if table != REQUEST_FACTS]
 
 
 def _quoted(identifier: str) -> str:
@@ -126,11 +127,7 @@ def publish_snapshot(settings: Settings, *, build_id: str | None = None) -> Publ
     with staged_snapshot(settings, final_path, build_id) as con:
         # ATTACH takes no bound parameters; the path comes from settings, quoted as a literal.
         con.execute(f"attach {_string_literal(str(settings.warehouse_path))} as work (read_only)")
-        tables = [
-            table
-            for table in _tables_to_publish(con)
-            if settings.export_request_facts or table != REQUEST_FACTS
-        ]
+        tables = _tables_to_publish(con, request_facts=settings.export_request_facts)
         if not any(schema == "marts" for schema, _ in tables):
             raise RuntimeError("the warehouse has no marts tables yet: nothing to publish")
         for schema in PUBLISHED_SCHEMAS:

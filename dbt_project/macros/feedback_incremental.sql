@@ -109,6 +109,8 @@
             from {{ source('raw', 'feedback_text_scores') }} as text_scores
             inner join {{ ref('stg_feedback__requests') }} as requests
                 on text_scores.request_id = requests.request_id
+            {# A constant false on a full rebuild rather than leaving the branch out: at parse time
+               (state.rebuild_all is true) the branch must still name its source. #}
             where
                 not {{ state.rebuild_all }}
                 and {{ _timestamp_after('text_scores.scored_at', state.scored_until) }}
