@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,19 +89,21 @@ def _replace_durably(staging_path: Path, final_path: Path) -> None:
 
 @contextmanager
 def staged_snapshot(
-    settings: Settings, final_path: Path, build_id: str
+    settings: Settings, final_path: Path, build_id: str, *, start_from: Path | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to a new DuckDB file that replaces ``final_path`` atomically when the block ends.
 
-    The file is written next to its final place; on any failure it is removed and the previous
-    snapshot stays in place. Staging files of publishes killed mid-copy are removed first (never
-    swapped in, so nobody reads them).
+    The file is written next to its final place, empty or as a copy of ``start_from``; on any
+    failure it is removed and the previous snapshot stays in place. Staging files of publishes
+    killed mid-copy are removed first (never swapped in, so nobody reads them).
     """
     final_path.parent.mkdir(parents=True, exist_ok=True)
     staging_path = final_path.with_name(f".{final_path.name}.{build_id}.tmp")
     for leftover in final_path.parent.glob(f".{final_path.name}.*.tmp*"):
         leftover.unlink(missing_ok=True)
     try:
+        if start_from is not None:
+            shutil.copyfile(start_from, staging_path)
         con = duckdb.connect(
             str(staging_path),
             config={"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads},
@@ -116,38 +119,211 @@ def staged_snapshot(
         staging_path.with_name(staging_path.name + ".wal").unlink(missing_ok=True)
 
 
-def publish_snapshot(settings: Settings, *, build_id: str | None = None) -> PublishResult:
-    """Copy the analyst-facing schemas into a fresh file and atomically replace the snapshot.
+# The request-level marts dbt rebuilds month by month (dbt_project/macros/feedback_incremental.sql),
+# with the expression of each row's month. Publishing copies only the months rebuilt since the
+# previous snapshot into a copy of it: a full copy of these tables is what grew with history.
+MONTH_PARTITIONED: dict[tuple[str, str], str] = {
+    ("marts", "resident_comments"): "cast(date_trunc('month', opened_at) as date)",
+    ("marts", "request_facts"): "month_start",
+}
+# Where dbt records the months each incremental model rebuilt, per build.
+REBUILT_MONTHS = "work.intermediate.feedback_rebuilt_months"
+# Deleted rows keep their space in a patched file; past this growth over its last fresh copy (in
+# storage blocks, plus a slack for small files) the next publish writes a fresh file instead.
+MAX_PATCHED_GROWTH = 1.5
+PATCHED_GROWTH_SLACK_BLOCKS = 64
 
-    On any failure the temporary file is removed and the previous snapshot stays in place.
+
+@dataclass(frozen=True)
+class _PatchPlan:
+    """What the previous snapshot lacks: per month-partitioned table, the months to replace."""
+
+    months: dict[tuple[str, str], list[dt.date]]
+    fresh_copy_blocks: int
+
+
+def _column_signature(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> list[tuple]:
+    return con.execute(
+        """
+        select column_name, data_type from information_schema.columns
+        where table_catalog = ? and table_schema = ? and table_name = ?
+        order by ordinal_position
+        """,
+        [catalog, schema, table],
+    ).fetchall()
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> bool:
+    return bool(_column_signature(con, catalog, schema, table))
+
+
+def _recorded_until(con: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+    if not _has_table(con, "work", "intermediate", "feedback_rebuilt_months"):
+        return None
+    row = con.execute(f"select max(recorded_at) from {REBUILT_MONTHS}").fetchone()
+    return row[0] if row else None
+
+
+def _patch_plan(
+    con: duckdb.DuckDBPyConnection, previous_path: Path, tables: list[tuple[str, str]]
+) -> _PatchPlan | None:
+    """The months to patch into a copy of the previous snapshot, or None when a fresh copy is due.
+
+    A fresh copy is due when there is no previous snapshot or it predates the record of rebuilt
+    months, when a table was rebuilt whole (full refresh, new reference data), when its columns
+    changed, or when the patched file has grown past MAX_PATCHED_GROWTH.
+    """
+    partitioned = [table for table in tables if table in MONTH_PARTITIONED]
+    if not partitioned or not previous_path.exists():
+        return None
+    con.execute(f"attach {_string_literal(str(previous_path))} as previous (read_only)")
+    try:
+        if not _has_table(con, "previous", "ops", "build_info"):
+            return None
+        info_columns = {name for name, _ in _column_signature(con, "previous", "ops", "build_info")}
+        if not {"feedback_months_recorded_until", "fresh_copy_blocks"} <= info_columns:
+            return None
+        row = con.execute(
+            "select feedback_months_recorded_until, fresh_copy_blocks from previous.ops.build_info"
+        ).fetchone()
+        if row is None or row[0] is None or row[1] is None:
+            return None
+        covered_until, fresh_copy_blocks = row
+        if (
+            _total_blocks(con, "previous")
+            > MAX_PATCHED_GROWTH * fresh_copy_blocks + PATCHED_GROWTH_SLACK_BLOCKS
+        ):
+            return None
+        months: dict[tuple[str, str], list[dt.date]] = {}
+        for schema, name in partitioned:
+            if _column_signature(con, "previous", schema, name) != _column_signature(
+                con, "work", schema, name
+            ):
+                return None
+            records = con.execute(
+                f"""
+                select bool_or(rebuild_all), list(distinct month_start order by month_start)
+                    filter (where month_start is not null)
+                from {REBUILT_MONTHS}
+                where model_name = ? and recorded_at > ?
+                """,
+                [name, covered_until],
+            ).fetchone()
+            if records is None or records[0]:
+                return None
+            months[(schema, name)] = list(records[1] or [])
+        return _PatchPlan(months=months, fresh_copy_blocks=int(fresh_copy_blocks))
+    finally:
+        con.execute("detach previous")
+
+
+def _current_database(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute("select current_database()").fetchone()
+    return str(row[0]) if row else ""
+
+
+def _total_blocks(con: duckdb.DuckDBPyConnection, database: str) -> int:
+    row = con.execute(
+        "select total_blocks from pragma_database_size() where database_name = ?", [database]
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _in_months(month_expression: str, months: list[dt.date]) -> str:
+    if not months:
+        return "false"
+    listed = ", ".join(f"date '{month.isoformat()}'" for month in months)
+    return f"{month_expression} in ({listed})"
+
+
+def _copy_table(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    con.execute(f"drop table if exists {target}")
+    con.execute(f"create table {target} as select * from work.{target}")
+
+
+def _patch_table(
+    con: duckdb.DuckDBPyConnection, target: str, month_expression: str, months: list[dt.date]
+) -> None:
+    """Replace the given months of ``target`` with the warehouse's rows.
+
+    Copies the table whole if the row counts then disagree: a change the record of rebuilt months
+    did not name.
+    """
+    condition = _in_months(month_expression, months)
+    con.execute(f"delete from {target} where {condition}")
+    con.execute(f"insert into {target} select * from work.{target} where {condition}")
+    counts = con.execute(
+        f"select (select count(*) from {target}), (select count(*) from work.{target})"
+    ).fetchone()
+    if counts is None or counts[0] != counts[1]:
+        _copy_table(con, target)
+
+
+def _write_tables(
+    con: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]], plan: _PatchPlan | None
+) -> dict[str, int]:
+    for schema in PUBLISHED_SCHEMAS:
+        con.execute(f"create schema if not exists {_quoted(schema)}")
+    if plan is not None:
+        # Tables the warehouse no longer publishes (a dropped mart, request facts switched off).
+        kept = set(tables)
+        for schema, name in con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = current_database()"
+        ).fetchall():
+            if (schema, name) not in kept:
+                con.execute(f"drop table {_quoted(schema)}.{_quoted(name)}")
+    table_rows: dict[str, int] = {}
+    for schema, name in tables:
+        target = f"{_quoted(schema)}.{_quoted(name)}"
+        if plan is not None and (schema, name) in plan.months:
+            _patch_table(con, target, MONTH_PARTITIONED[(schema, name)], plan.months[(schema, name)])
+        else:
+            _copy_table(con, target)
+        count = con.execute(f"select count(*) from {target}").fetchone()
+        table_rows[f"{schema}.{name}"] = int(count[0]) if count else 0
+    return table_rows
+
+
+def publish_snapshot(settings: Settings, *, build_id: str | None = None) -> PublishResult:
+    """Copy the analyst-facing schemas into a new file and atomically replace the snapshot.
+
+    The month-partitioned request-level marts are patched into a copy of the previous snapshot
+    (only the months dbt rebuilt since it); everything else is copied whole. On any failure the
+    temporary file is removed and the previous snapshot stays in place.
     """
     build_id = build_id or uuid.uuid4().hex[:12]
     final_path = settings.published_path
-    table_rows: dict[str, int] = {}
-    with staged_snapshot(settings, final_path, build_id) as con:
-        # ATTACH takes no bound parameters; the path comes from settings, quoted as a literal.
-        con.execute(f"attach {_string_literal(str(settings.warehouse_path))} as work (read_only)")
-        tables = _tables_to_publish(con, request_facts=settings.export_request_facts)
+    with duckdb.connect(config={"memory_limit": settings.duckdb_memory_limit}) as planner:
+        planner.execute(f"attach {_string_literal(str(settings.warehouse_path))} as work (read_only)")
+        tables = _tables_to_publish(planner, request_facts=settings.export_request_facts)
         if not any(schema == "marts" for schema, _ in tables):
             raise RuntimeError("the warehouse has no marts tables yet: nothing to publish")
-        for schema in PUBLISHED_SCHEMAS:
-            con.execute(f"create schema if not exists {_quoted(schema)}")
-        for schema, name in tables:
-            target = f"{_quoted(schema)}.{_quoted(name)}"
-            con.execute(f"create table {target} as select * from work.{target}")
-            count = con.execute(f"select count(*) from {target}").fetchone()
-            table_rows[f"{schema}.{name}"] = int(count[0]) if count else 0
+        plan = _patch_plan(planner, final_path, tables)
+        recorded_until = _recorded_until(planner)
+    with staged_snapshot(settings, final_path, build_id, start_from=final_path if plan else None) as con:
+        # ATTACH takes no bound parameters; the path comes from settings, quoted as a literal.
+        con.execute(f"attach {_string_literal(str(settings.warehouse_path))} as work (read_only)")
+        table_rows = _write_tables(con, tables, plan)
+        con.execute("detach work")
+        # The size of a fresh file, to tell later patched copies how much they have grown.
+        if plan is None:
+            con.execute("checkpoint")
+        fresh_copy_blocks = plan.fresh_copy_blocks if plan else _total_blocks(con, _current_database(con))
         con.execute(
             """
             create table ops.build_info as
             select ?::varchar as build_id, ?::timestamp as published_at,
-                   ?::varchar as method_version
+                   ?::varchar as method_version,
+                   ?::timestamp as feedback_months_recorded_until,
+                   ?::bigint as fresh_copy_blocks
             """,
             [
                 build_id,
                 dt.datetime.now().replace(microsecond=0),
                 str(dbt_project_vars(settings.dbt_project_dir)["method_version"]),
+                recorded_until,
+                fresh_copy_blocks,
             ],
         )
-        con.execute("detach work")
     return PublishResult(path=final_path, build_id=build_id, table_rows=table_rows)

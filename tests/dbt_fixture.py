@@ -370,6 +370,10 @@ def build_raw_fixture(db_path: Path) -> None:
                 history.append((r[0], "closed", r[11], r[2], r[21]))
         con.executemany("insert into raw.feedback_status_history values (?, ?, ?, ?, ?)", history)
         con.execute(
+            "create table raw.feedback_request_moves (request_id varchar, previous_opened_at timestamp, "
+            "opened_at timestamp, loaded_at timestamp)"
+        )
+        con.execute(
             "create table raw.feedback_text_scores (request_id varchar, sentiment double, "
             "topic_id integer, topic_label varchar, scored_at timestamp default current_timestamp)"
         )

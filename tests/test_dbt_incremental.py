@@ -34,6 +34,7 @@ INCREMENTAL_MODELS = (
 NOW = datetime(2026, 7, 1, 8, 0)
 MARKER = "untouched since the first build"
 UNTOUCHED_MONTH_REQUEST = "R17"  # March; no change below touches March (or its repeat window)
+MOVED_REQUEST = "R24"  # opened 3 May; a later version moves it to 2 June
 
 
 def _build(db_path: Path, work_dir: Path, *extra: str) -> None:
@@ -64,6 +65,21 @@ def _deliver_a_day_and_a_late_update(db_path: Path) -> None:
             [NOW],
         )
         con.execute("INSERT INTO raw.feedback_text_scores VALUES ('R31', -0.4, 1, 'road surface', ?)", [NOW])
+        # A corrected version of R24 moves it from May to June, as the loader records it.
+        con.execute(
+            "INSERT INTO raw.feedback_request_moves "
+            "SELECT request_id, opened_at, opened_at + INTERVAL 30 DAY, ? FROM raw.feedback_requests "
+            "WHERE request_id = ?",
+            [NOW, MOVED_REQUEST],
+        )
+        con.execute(
+            "UPDATE raw.feedback_requests SET opened_at = opened_at + INTERVAL 30 DAY, "
+            "closed_at = closed_at + INTERVAL 30 DAY, "
+            "first_response_at = first_response_at + INTERVAL 30 DAY, "
+            "updated_at = updated_at + INTERVAL 30 DAY, record_hash = 'hash-R24-v2', loaded_at = ? "
+            "WHERE request_id = ?",
+            [NOW, MOVED_REQUEST],
+        )
 
 
 def _rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
@@ -111,6 +127,14 @@ def test_untouched_months_are_not_rebuilt_and_touched_ones_are(built) -> None:
             "WHERE request_id = 'R04' ORDER BY grain"
         ).fetchall()
     assert comments[UNTOUCHED_MONTH_REQUEST] == MARKER
+    with duckdb.connect(str(built["incremental"]), read_only=True) as con:
+        moved = con.execute(
+            "SELECT CAST(month_start AS VARCHAR) FROM intermediate.int_feedback__requests_enriched "
+            "WHERE request_id = ?",
+            [MOVED_REQUEST],
+        ).fetchall()
+    # Only in the month it moved to: May was rebuilt too, so its old row is gone.
+    assert moved == [("2026-06-01",)]
     assert enriched["R31"] is True  # the new day's request, a repeat of R30 ten days earlier
     # R04 (January) was closed by the late update: January and its quarter were rebuilt.
     assert [(grain, str(period)) for grain, period in closed] == [

@@ -379,6 +379,26 @@ def test_overlapping_export_updates_later_versions_and_records_history(con, sett
     assert rows(con, "SELECT status FROM raw.feedback_requests WHERE request_id = 'H-1'") == [("closed",)]
 
 
+def test_a_version_that_moves_the_opened_date_records_the_date_it_left(con, settings) -> None:
+    load_reference(con, settings)
+    day_one = CITY_HEADER + city_row("M-1", "2024-02-28 08:00:00") + city_row("M-2", "2024-02-28 09:00:00")
+    corrected = (
+        CITY_HEADER
+        + city_row("M-1", "2024-03-01 08:00:00")  # opened date corrected into March
+        + city_row("M-2", "2024-02-28 09:00:00", "2024-03-01 10:00:00", "Closed")  # closed, not moved
+    )
+    deliver(settings, "feedback", ("city311_2024-02-28.csv", day_one.encode()))
+    ingest_source(con, settings, "feedback")
+    deliver(settings, "feedback", ("city311_2024-03-01.csv", corrected.encode()))
+    summary = ingest_source(con, settings, "feedback")
+
+    # The month-partitioned dbt models rebuild February too, where M-1's old row lives.
+    assert rows(con, "SELECT request_id, previous_opened_at, opened_at FROM raw.feedback_request_moves") == [
+        ("M-1", dt.datetime(2024, 2, 28, 8), dt.datetime(2024, 3, 1, 8))
+    ]
+    assert dt.date(2024, 2, 28) in summary.affected_days
+
+
 # --- whole-file rejection ----------------------------------------------------------------------
 
 

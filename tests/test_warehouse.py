@@ -101,3 +101,128 @@ def test_request_facts_reach_the_snapshot_only_where_export_is_allowed(tmp_path:
 
     allowed = settings.model_copy(update={"export_request_facts": True})
     assert publish_snapshot(allowed, build_id="b2").table_rows["marts.request_facts"] == 1
+
+
+# --- month patches of the request-level marts -----------------------------------------------------
+
+MARKER = "left untouched by the patch"
+
+
+def _write_comments_warehouse(settings: Settings) -> None:
+    """A warehouse with resident comments in January and February, built whole once."""
+    _write_warehouse(settings, 1)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("create schema if not exists intermediate")
+        con.execute(
+            "create or replace table marts.resident_comments as "
+            "select 'r-' || i as request_id, timestamp '2026-01-01' + to_days(i) as opened_at, "
+            "'text ' || i as description from range(59) as t(i)"
+        )
+        con.execute(
+            "create or replace table intermediate.feedback_rebuilt_months ("
+            "model_name varchar, month_start date, rebuild_all boolean, recorded_at timestamp)"
+        )
+        _record_rebuild(con, None)
+
+
+def _record_rebuild(con: duckdb.DuckDBPyConnection, month: str | None) -> None:
+    con.execute(
+        "insert into intermediate.feedback_rebuilt_months values "
+        "('resident_comments', ?::date, ? is null, current_timestamp::timestamp)",
+        [month, month],
+    )
+
+
+def _rebuild_february(settings: Settings) -> None:
+    """What an increment does: rewrite February's comments and record the month."""
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("delete from marts.resident_comments where opened_at >= '2026-02-01'")
+        con.execute(
+            "insert into marts.resident_comments "
+            "select 'r-new-' || i, timestamp '2026-02-01' + to_days(i), 'new text ' || i from range(10) t(i)"
+        )
+        _record_rebuild(con, "2026-02-01")
+
+
+def _mark_january_in_snapshot(settings: Settings) -> None:
+    with duckdb.connect(str(settings.published_path)) as con:
+        con.execute("update marts.resident_comments set description = ? where request_id = 'r-0'", [MARKER])
+
+
+def _snapshot_comments(settings: Settings) -> dict[str, str]:
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        return dict(con.execute("select request_id, description from marts.resident_comments").fetchall())
+
+
+def _published_then_february_rebuilt(tmp_path: Path) -> Settings:
+    """A full publish, a marker in the snapshot's January, then an increment that rebuilt February."""
+    settings = Settings(data_dir=tmp_path)
+    _write_comments_warehouse(settings)
+    publish_snapshot(settings, build_id="full")
+    _mark_january_in_snapshot(settings)
+    _rebuild_february(settings)
+    return settings
+
+
+def test_publish_patches_only_the_rebuilt_months_into_the_previous_snapshot(tmp_path: Path) -> None:
+    settings = _published_then_february_rebuilt(tmp_path)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("create or replace table marts.scores as select 2 as value")
+
+    result = publish_snapshot(settings, build_id="patch")
+
+    comments = _snapshot_comments(settings)
+    assert comments["r-0"] == MARKER  # January came from the previous snapshot, not the warehouse
+    assert {rid for rid in comments if rid.startswith("r-new-")} == {f"r-new-{i}" for i in range(10)}
+    assert not any(rid in comments for rid in ("r-31", "r-58"))  # February's old rows are gone
+    assert result.table_rows["marts.resident_comments"] == 31 + 10
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        assert con.sql("select value from marts.scores").fetchone() == (2,)  # small tables: copied
+        assert con.sql("select build_id from ops.build_info").fetchone() == ("patch",)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["a whole rebuild", "new columns", "a bloated file", "a snapshot from before the record"],
+)
+def test_publish_copies_whole_when_a_patch_cannot_be_trusted(
+    tmp_path: Path, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pipelines.warehouse.PATCHED_GROWTH_SLACK_BLOCKS", 0)
+    settings = _published_then_february_rebuilt(tmp_path)
+    with duckdb.connect(str(settings.warehouse_path)) as warehouse:
+        if change == "a whole rebuild":
+            _record_rebuild(warehouse, None)
+        elif change == "new columns":
+            warehouse.execute("alter table marts.resident_comments add column sentiment double")
+    if change in ("a bloated file", "a snapshot from before the record"):
+        with duckdb.connect(str(settings.published_path)) as snapshot:
+            if change == "a bloated file":
+                snapshot.execute("update ops.build_info set fresh_copy_blocks = 1")
+            else:
+                snapshot.execute("alter table ops.build_info drop column feedback_months_recorded_until")
+
+    publish_snapshot(settings, build_id="again")
+
+    assert MARKER not in _snapshot_comments(settings).values()
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        columns = [row[0] for row in con.sql("describe marts.resident_comments").fetchall()]
+    assert ("sentiment" in columns) == (change == "new columns")
+
+
+def test_a_patched_snapshot_drops_tables_the_warehouse_no_longer_publishes(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, export_request_facts=True)
+    _write_comments_warehouse(settings)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(
+            "create table marts.request_facts as select 'r-1' as request_id, date '2026-01-01' as month_start"
+        )
+    publish_snapshot(settings, build_id="with facts")
+    _rebuild_february(settings)
+
+    result = publish_snapshot(settings.model_copy(update={"export_request_facts": False}), build_id="without")
+
+    assert "marts.request_facts" not in result.table_rows
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        tables = {row[0] for row in con.sql("select table_name from information_schema.tables").fetchall()}
+    assert "request_facts" not in tables and "resident_comments" in tables

@@ -16,8 +16,20 @@
     intermediate.feedback_build_watermarks
 {%- endmacro %}
 
+{#- Months each build rebuilt, per model (every month when rebuild_all): publishing patches only
+    these months of the big request-level marts into the previous snapshot (pipelines/warehouse.py). -#}
+{% macro feedback_rebuilt_months_relation() -%}
+    intermediate.feedback_rebuilt_months
+{%- endmacro %}
+
 {% macro create_feedback_watermarks() -%}
     create schema if not exists intermediate;
+    create table if not exists {{ feedback_rebuilt_months_relation() }} (
+        model_name varchar,
+        month_start date,
+        rebuild_all boolean,
+        recorded_at timestamp
+    );
     create table if not exists {{ feedback_watermarks_relation() }} (
         model_name varchar,
         loaded_until timestamp,
@@ -114,6 +126,14 @@
             where
                 not {{ state.rebuild_all }}
                 and {{ _timestamp_after('text_scores.scored_at', state.scored_until) }}
+            union
+            {# The day a request left when a later version moved its opened date: its old row
+               lives in that day's month until the month is rebuilt. #}
+            select cast(moves.previous_opened_at as date) as changed_day
+            from {{ source('raw', 'feedback_request_moves') }} as moves
+            where
+                not {{ state.rebuild_all }}
+                and {{ _timestamp_after('moves.loaded_at', state.loaded_until) }}
         )
 
         select cast(date_trunc('month', changed_day) as date) as month_start
@@ -177,9 +197,13 @@
     {{ return(run_query(query).columns[0].values() | list) }}
 {%- endmacro %}
 
+{% macro _date_literals(dates) -%}
+    {% for day in dates %}date '{{ day }}'{% if not loop.last %}, {% endif %}{% endfor %}
+{%- endmacro %}
+
 {% macro _date_list(dates) -%}
     {%- if dates -%}
-        ({% for day in dates %}date '{{ day }}'{% if not loop.last %}, {% endif %}{% endfor %})
+        ({{ _date_literals(dates) }})
     {%- else -%}
         (cast(null as date))
     {%- endif -%}
@@ -215,8 +239,24 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Post-hook: the months this build rebuilt (looked up before the watermark moves on). -#}
+{% macro record_rebuilt_months() -%}
+    {%- set state = _feedback_rebuild_state() -%}
+    {%- set spill_days = (config.get('meta') or {}).get('rebuilt_months_spill_days', 0) -%}
+    {%- set months = [] if state.rebuild_all else _feedback_dates_to_rebuild(spill_days, 'month') -%}
+    {%- if state.rebuild_all or months %}
+        insert into {{ feedback_rebuilt_months_relation() }} (model_name, month_start, rebuild_all, recorded_at)
+        {% if state.rebuild_all -%}
+            values ('{{ this.name }}', null, true, current_timestamp)
+        {%- else -%}
+            select '{{ this.name }}', unnest([{{ _date_literals(months) }}]), false, current_timestamp
+        {%- endif %};
+    {%- endif %}
+{%- endmacro %}
+
 {#- Post-hook: remember what this build has seen. -#}
 {% macro record_feedback_watermark() -%}
+    {{ record_rebuilt_months() }}
     delete from {{ feedback_watermarks_relation() }} where model_name = '{{ this.name }}';
     insert into {{ feedback_watermarks_relation() }}
         (model_name, loaded_until, scored_until, fingerprint, partition_layout, recorded_at)
@@ -233,9 +273,13 @@
 {#- A change of columns fails instead of altering a table in place: bump the var
     feedback_partition_layout with it, and the next `civicloop build` runs `dbt build --full-refresh`
     by itself (pipelines/build.py). -#}
-{% macro feedback_incremental_config(pre_hook, rebuild_all_when_response_recording_changes=false) -%}
+{#- spill_days: the days after a changed day whose rows the pre-hook also rebuilds (as there). -#}
+{% macro feedback_incremental_config(pre_hook, rebuild_all_when_response_recording_changes=false, spill_days=0) -%}
     {{ config(
-        meta={'rebuild_all_when_response_recording_changes': rebuild_all_when_response_recording_changes},
+        meta={
+            'rebuild_all_when_response_recording_changes': rebuild_all_when_response_recording_changes,
+            'rebuilt_months_spill_days': spill_days,
+        },
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',

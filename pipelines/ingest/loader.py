@@ -465,10 +465,18 @@ def _merge_feedback(con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.d
         con.unregister(STAGE_VIEW)
     _stage(con, write, now, fingerprint=True)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {CHANGES_TABLE} AS SELECT s.*, t.request_id IS NULL AS is_new "
+        f"CREATE OR REPLACE TEMP TABLE {CHANGES_TABLE} AS SELECT s.*, t.request_id IS NULL AS is_new, "
+        "t.opened_at AS previous_opened_at "
         f"FROM {STAGE_TABLE} AS s LEFT JOIN raw.feedback_requests AS t ON t.request_id = s.request_id "
         "WHERE t.request_id IS NULL OR (s.record_hash <> t.record_hash "
         "AND coalesce(s.updated_at, s.opened_at) >= coalesce(t.updated_at, t.opened_at))"
+    )
+    # The update below overwrites the old opened date; the month-partitioned dbt models need it to
+    # delete the request's row from the month it left (dbt_project/macros/feedback_incremental.sql).
+    con.execute(
+        "INSERT INTO raw.feedback_request_moves (request_id, previous_opened_at, opened_at, loaded_at) "
+        f"SELECT request_id, previous_opened_at, opened_at, loaded_at FROM {CHANGES_TABLE} "
+        "WHERE NOT is_new AND CAST(previous_opened_at AS DATE) IS DISTINCT FROM CAST(opened_at AS DATE)"
     )
     assignments = ", ".join(f"{column} = c.{column}" for column in columns if column != "request_id")
     con.execute(
@@ -481,6 +489,8 @@ def _merge_feedback(con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.d
     )
     days = con.execute(
         f"SELECT DISTINCT CAST(opened_at AS DATE) FROM {CHANGES_TABLE} WHERE opened_at IS NOT NULL "
+        f"UNION SELECT DISTINCT CAST(previous_opened_at AS DATE) FROM {CHANGES_TABLE} "
+        "WHERE previous_opened_at IS NOT NULL "
         f"UNION SELECT DISTINCT CAST(updated_at AS DATE) FROM {CHANGES_TABLE} WHERE updated_at IS NOT NULL"
     ).fetchall()
     return {row[0] for row in days}

@@ -23,6 +23,9 @@ RAW_TABLES: dict[str, str] = {
     "feedback_status_history": (
         "request_id VARCHAR, status VARCHAR, updated_at TIMESTAMP, source_file VARCHAR, loaded_at TIMESTAMP"
     ),
+    "feedback_request_moves": (
+        "request_id VARCHAR, previous_opened_at TIMESTAMP, opened_at TIMESTAMP, loaded_at TIMESTAMP"
+    ),
     "feedback_text_scores": (
         "request_id VARCHAR, sentiment DOUBLE, topic_id INTEGER, topic_label VARCHAR, scored_at TIMESTAMP"
     ),

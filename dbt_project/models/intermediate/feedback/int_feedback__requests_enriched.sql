@@ -1,7 +1,8 @@
 -- Incremental by month (macros/feedback_incremental.sql): a build rebuilds the months whose
 -- requests changed, plus the months a changed day can make repeats in (repeat window).
 {{ feedback_incremental_config(
-    pre_hook="{{ delete_feedback_months('month_start', spill_days=var('repeat_window_days')) }}"
+    pre_hook="{{ delete_feedback_months('month_start', spill_days=var('repeat_window_days')) }}",
+    spill_days=var('repeat_window_days'),
 ) }}
 
 with
