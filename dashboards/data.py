@@ -389,32 +389,31 @@ def survey_estimates(
 # --- resident voice -----------------------------------------------------------------------
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def search_comments(
     text: str = "",
     district_code: str | None = None,
     topic_label: str | None = None,
     limit: int = 50,
 ) -> pd.DataFrame:
-    """Redacted resident comments matching ``text`` (case-insensitive, literal), newest first."""
+    """Redacted resident comments containing ``text`` (case-insensitive, literal), newest first.
+
+    The snapshot stores the comments in the order they were opened, so the newest matches are
+    found without reading the older row groups once the first ``limit`` are in hand.
+    """
     limit = max(1, min(int(limit), COMMENT_LIMIT_MAX))
     return _query(
-        r"""
+        """
         select request_id, opened_at, district_code, category, channel, status, topic_label,
                sentiment, description
         from marts.resident_comments
-        where (? = '' or description ilike ? escape '\')
+        where (? = '' or contains(lower(description), lower(?)))
           and (? is null or district_code = ?)
           and (? is null or topic_label = ?)
         order by opened_at desc, request_id
         limit ?
         """,
         text,
-        _like_pattern(text),
+        text,
         district_code,
         district_code,
         topic_label,

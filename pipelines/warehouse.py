@@ -119,12 +119,23 @@ def staged_snapshot(
         staging_path.with_name(staging_path.name + ".wal").unlink(missing_ok=True)
 
 
-# The request-level marts dbt rebuilds month by month (dbt_project/macros/feedback_incremental.sql),
-# with the expression of each row's month. Publishing copies only the months rebuilt since the
-# previous snapshot into a copy of it: a full copy of these tables is what grew with history.
-MONTH_PARTITIONED: dict[tuple[str, str], str] = {
-    ("marts", "resident_comments"): "cast(date_trunc('month', opened_at) as date)",
-    ("marts", "request_facts"): "month_start",
+@dataclass(frozen=True)
+class MonthPartitioned:
+    """A request-level mart dbt rebuilds month by month (dbt_project/macros/feedback_incremental.sql)."""
+
+    month_expression: str
+    # Rows are published in this order: newest-first reads (the comment search) then skip whole
+    # row groups by their min/max instead of scanning the history.
+    order_by: str
+
+
+# Publishing copies only the months rebuilt since the previous snapshot into a copy of it: a full
+# copy of these tables is what grew with history.
+MONTH_PARTITIONED: dict[tuple[str, str], MonthPartitioned] = {
+    ("marts", "resident_comments"): MonthPartitioned(
+        month_expression="cast(date_trunc('month', opened_at) as date)", order_by="opened_at"
+    ),
+    ("marts", "request_facts"): MonthPartitioned(month_expression="month_start", order_by="month_start"),
 }
 # Where dbt records the months each incremental model rebuilt, per build.
 REBUILT_MONTHS = "work.intermediate.feedback_rebuilt_months"
@@ -236,27 +247,30 @@ def _in_months(month_expression: str, months: list[dt.date]) -> str:
     return f"{month_expression} in ({listed})"
 
 
-def _copy_table(con: duckdb.DuckDBPyConnection, target: str) -> None:
+def _copy_table(con: duckdb.DuckDBPyConnection, target: str, partitioned: MonthPartitioned | None) -> None:
+    order = f" order by {partitioned.order_by}" if partitioned else ""
     con.execute(f"drop table if exists {target}")
-    con.execute(f"create table {target} as select * from work.{target}")
+    con.execute(f"create table {target} as select * from work.{target}{order}")
 
 
 def _patch_table(
-    con: duckdb.DuckDBPyConnection, target: str, month_expression: str, months: list[dt.date]
+    con: duckdb.DuckDBPyConnection, target: str, partitioned: MonthPartitioned, months: list[dt.date]
 ) -> None:
     """Replace the given months of ``target`` with the warehouse's rows.
 
     Copies the table whole if the row counts then disagree: a change the record of rebuilt months
     did not name.
     """
-    condition = _in_months(month_expression, months)
+    condition = _in_months(partitioned.month_expression, months)
     con.execute(f"delete from {target} where {condition}")
-    con.execute(f"insert into {target} select * from work.{target} where {condition}")
+    con.execute(
+        f"insert into {target} select * from work.{target} where {condition} order by {partitioned.order_by}"
+    )
     counts = con.execute(
         f"select (select count(*) from {target}), (select count(*) from work.{target})"
     ).fetchone()
     if counts is None or counts[0] != counts[1]:
-        _copy_table(con, target)
+        _copy_table(con, target, partitioned)
 
 
 def _write_tables(
@@ -276,10 +290,11 @@ def _write_tables(
     table_rows: dict[str, int] = {}
     for schema, name in tables:
         target = f"{_quoted(schema)}.{_quoted(name)}"
-        if plan is not None and (schema, name) in plan.months:
-            _patch_table(con, target, MONTH_PARTITIONED[(schema, name)], plan.months[(schema, name)])
+        partitioned = MONTH_PARTITIONED.get((schema, name))
+        if plan is not None and partitioned and (schema, name) in plan.months:
+            _patch_table(con, target, partitioned, plan.months[(schema, name)])
         else:
-            _copy_table(con, target)
+            _copy_table(con, target, partitioned)
         count = con.execute(f"select count(*) from {target}").fetchone()
         table_rows[f"{schema}.{name}"] = int(count[0]) if count else 0
     return table_rows

@@ -96,7 +96,9 @@ def test_request_facts_reach_the_snapshot_only_where_export_is_allowed(tmp_path:
     settings = Settings(data_dir=tmp_path, export_request_facts=False)
     _write_warehouse(settings, 3)
     with duckdb.connect(str(settings.warehouse_path)) as con:
-        con.execute("create table marts.request_facts as select 'r-1' as request_id")
+        con.execute(
+            "create table marts.request_facts as select 'r-1' as request_id, date '2026-01-01' as month_start"
+        )
     assert "marts.request_facts" not in publish_snapshot(settings, build_id="b1").table_rows
 
     allowed = settings.model_copy(update={"export_request_facts": True})
@@ -226,3 +228,21 @@ def test_a_patched_snapshot_drops_tables_the_warehouse_no_longer_publishes(tmp_p
     with duckdb.connect(str(settings.published_path), read_only=True) as con:
         tables = {row[0] for row in con.sql("select table_name from information_schema.tables").fetchall()}
     assert "request_facts" not in tables and "resident_comments" in tables
+
+
+def test_a_fresh_copy_stores_the_comments_in_the_order_they_were_opened(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    _write_comments_warehouse(settings)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(
+            "create or replace table marts.resident_comments as "
+            "from marts.resident_comments order by random()"
+        )
+    publish_snapshot(settings)
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        # rowid is the storage order, what the min/max of each row group follow.
+        stored = [
+            row[0]
+            for row in con.sql("select opened_at from marts.resident_comments order by rowid").fetchall()
+        ]
+    assert stored == sorted(stored)
