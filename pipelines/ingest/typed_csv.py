@@ -17,6 +17,7 @@ from pipelines.ingest.validation import (
     ParsedRows,
     Reason,
     implausible_date_reason,
+    parse_timestamp,
     reason_if,
     source,
     split_rows,
@@ -26,6 +27,13 @@ from pipelines.ingest.validation import (
 
 ColumnType = Literal["string", "float", "int", "date", "timestamp", "free_text"]
 DEFAULT_NULLS = ["", "NA", "N/A", "null", "NULL", "None"]
+ISO_TIMESTAMP_FORMATS = [
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d",
+]
 
 
 @dataclass(frozen=True)
@@ -53,16 +61,7 @@ PARSERS = {
     "float": lambda expr: expr.cast(pl.Float64, strict=False),
     "int": lambda expr: expr.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False),
     "date": lambda expr: expr.str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False),
-    "timestamp": lambda expr: pl.coalesce(
-        expr.str.strptime(pl.Datetime("us"), fmt, strict=False)
-        for fmt in (
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%d %H:%M:%S",
-            "%Y-%m-%d",
-        )
-    ),
+    "timestamp": lambda expr: parse_timestamp(expr, ISO_TIMESTAMP_FORMATS),
     "string": lambda expr: expr,
     "free_text": redact_text,
 }

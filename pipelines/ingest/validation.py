@@ -20,6 +20,9 @@ SRC = "src:"  # prefix that keeps original values beside parsed columns of the s
 EARLIEST_PLAUSIBLE = dt.date(1990, 1, 1)
 LATEST_PLAUSIBLE = dt.date(2100, 1, 1)
 NULL_VALUE_REASON = "invalid row: a value this check quotes is empty"
+TIMESTAMP = pl.Datetime("us")
+# Values per column that decide which timestamp formats every value is tried with.
+TIMESTAMP_SAMPLE_VALUES = 8
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,47 @@ def without_null_tokens(expr: pl.Expr, tokens: list[str]) -> pl.Expr:
 
 
 def parse_timestamp(expr: pl.Expr, formats: list[str]) -> pl.Expr:
-    """The first of several strptime formats that parses; null when none does."""
-    return pl.coalesce([expr.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in formats])
+    """The first of several strptime formats that parses; null when none does.
+
+    The values of ``parse_timestamp_every_format`` (the reference), found faster: a file writes a
+    column in one format in practice, but the reference parses every value with every format the
+    profile allows (15-20 % of a feedback file's parse time).
+    """
+    chosen = tuple(formats)
+    if not chosen:
+        return parse_timestamp_every_format(expr, chosen)
+    return expr.map_batches(lambda text: _parse_timestamp_column(text, chosen), return_dtype=TIMESTAMP)
+
+
+def parse_timestamp_every_format(expr: pl.Expr, formats: tuple[str, ...] | list[str]) -> pl.Expr:
+    """Every value parsed with every format; the first that parses wins."""
+    return pl.coalesce([expr.str.strptime(TIMESTAMP, fmt, strict=False) for fmt in formats])
+
+
+def _parse_timestamp_column(text: pl.Series, formats: tuple[str, ...]) -> pl.Series:
+    """``parse_timestamp_every_format`` on one column, trying as few formats as it can.
+
+    strptime is lenient (``%Y-%m-%d %H:%M:%S %Z`` parses ``2024-01-01 10:00:00``), so the format a
+    value "really" has cannot be told apart from an earlier one that also parses it. The formats
+    are therefore tried in order up to the last one the first few values need: a value that those
+    parse gets what the reference's coalesce gives it, as the reference would never look further;
+    only values still unparsed (a typo, a second format) go on to the remaining formats.
+    """
+    frame = text.rename("text").to_frame()
+    sample = frame.drop_nulls().head(TIMESTAMP_SAMPLE_VALUES)
+    parses = sample.select(
+        parse_timestamp_every_format(pl.col("text"), [fmt]).is_not_null().alias(str(index))
+        for index, fmt in enumerate(formats)
+    )
+    # A sampled value that no format parses says nothing about the file's format.
+    needed = [row.index(True) + 1 for row in parses.iter_rows() if True in row]
+    used = max(needed, default=len(formats))
+    parsed = frame.select(parse_timestamp_every_format(pl.col("text"), formats[:used])).to_series()
+    unparsed = (parsed.is_null() & text.is_not_null()).arg_true()
+    if used < len(formats) and len(unparsed):
+        retried = frame[unparsed].select(parse_timestamp_every_format(pl.col("text"), formats[used:]))
+        parsed = parsed.scatter(unparsed, retried.to_series())
+    return parsed.rename(text.name)
 
 
 def strip_timezone_offset(expr: pl.Expr) -> pl.Expr:
