@@ -180,3 +180,30 @@ def test_a_reference_load_rebuilds_every_month(built) -> None:
             "SELECT description FROM marts.resident_comments WHERE request_id = ?", [UNTOUCHED_MONTH_REQUEST]
         ).fetchone()
     assert description is not None and description[0] != MARKER
+
+
+def _failed_tests(db_path: Path, work_dir: Path) -> set[str]:
+    result = run_dbt(db_path, work_dir, "build")
+    return {r.node.name for r in (result.result or []) if str(r.status) == "fail"}
+
+
+def test_a_duplicate_keeps_failing_the_scoped_uniqueness_check_until_repaired(built) -> None:
+    """The request-id checks look only at rows changed since they last passed: a duplicate that
+    failed one build must fail the next one too, though that build changes nothing."""
+    db_path = built["tmp"] / "duplicate.duckdb"
+    shutil.copy(built["incremental"], db_path)
+    with duckdb.connect(str(db_path)) as con:
+        # A loader that forgot to record the move: R09's February row would stay beside its new one.
+        con.execute(
+            "UPDATE raw.feedback_requests SET opened_at = TIMESTAMP '2026-06-25 09:00', "
+            "record_hash = 'hash-R09-v2', loaded_at = ? WHERE request_id = 'R09'",
+            [datetime(2026, 7, 2, 8, 0)],
+        )
+
+    first = _failed_tests(db_path, built["tmp"] / "duplicate-1")
+    second = _failed_tests(db_path, built["tmp"] / "duplicate-2")
+
+    duplicated = "unique_where_changed_int_feedback__requests_enriched_request_id__month_start"
+    assert duplicated in first
+    assert duplicated in second
+    _build(db_path, built["tmp"] / "repaired", "--full-refresh")

@@ -22,8 +22,19 @@
     intermediate.feedback_rebuilt_months
 {%- endmacro %}
 
+{#- Per model, up to where the last passing unique_where_changed test checked it: the newest
+    record of rebuilt months, or the newest changed_at_column value (tests/generic_tests.sql). -#}
+{% macro unique_verified_relation() -%}
+    intermediate.feedback_unique_verified
+{%- endmacro %}
+
 {% macro create_feedback_watermarks() -%}
     create schema if not exists intermediate;
+    create table if not exists {{ unique_verified_relation() }} (
+        model_name varchar,
+        verified_until timestamp,
+        recorded_at timestamp
+    );
     create table if not exists {{ feedback_rebuilt_months_relation() }} (
         model_name varchar,
         month_start date,
@@ -227,7 +238,10 @@
 
 {#- A raw timestamp falls in a month to rebuild; the range lets the scan skip row groups. -#}
 {% macro feedback_timestamp_in_months_to_rebuild(timestamp_column) -%}
-    {%- set months = _feedback_dates_to_rebuild(0, 'month') -%}
+    {{ _timestamp_in_months(timestamp_column, _feedback_dates_to_rebuild(0, 'month')) }}
+{%- endmacro %}
+
+{% macro _timestamp_in_months(timestamp_column, months) -%}
     {%- if months -%}
         (
             {{ timestamp_column }} >= date '{{ months[0] }}'
@@ -286,4 +300,76 @@
         pre_hook=pre_hook,
         post_hook="{{ record_feedback_watermark() }}",
     ) }}
+{%- endmacro %}
+
+
+{#- The rows of ``model`` that may have changed since its unique_where_changed test last passed,
+    as a condition on constants (pushed into the scan); none when every row must be checked.
+    Changed rows are those of the months recorded since (month_column: the model's month;
+    timestamp_column: a timestamp whose month it is) or, for a view over a raw table, those whose
+    changed_at_column is newer than what the test saw. -#}
+{% macro changed_rows_condition(model, month_column=none, timestamp_column=none, changed_at_column=none) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set verified_query -%}
+        select cast(max(verified_until) as varchar)
+        from {{ unique_verified_relation() }}
+        where model_name = '{{ model.identifier }}'
+    {%- endset -%}
+    {%- set verified_until = run_query(verified_query).rows[0][0] -%}
+    {%- if verified_until is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if changed_at_column is not none -%}
+        {{ return(changed_at_column ~ " > timestamp '" ~ verified_until ~ "'") }}
+    {%- endif -%}
+    {%- set records_query -%}
+        select
+            coalesce(bool_or(rebuild_all), false),
+            coalesce(string_agg(distinct cast(month_start as varchar), ',' order by cast(month_start as varchar)), '')
+        from {{ feedback_rebuilt_months_relation() }}
+        where model_name = '{{ model.identifier }}' and recorded_at > timestamp '{{ verified_until }}'
+    {%- endset -%}
+    {%- set records = run_query(records_query).rows[0] -%}
+    {%- if records[0] -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set months = records[1].split(',') if records[1] else [] -%}
+    {%- if timestamp_column is not none -%}
+        {{ return(_timestamp_in_months(timestamp_column, months)) }}
+    {%- endif -%}
+    {{ return(month_column ~ ' in ' ~ _date_list(months)) }}
+{%- endmacro %}
+
+{#- on-run-end: remember how far each passing unique_where_changed test checked its model. -#}
+{% macro record_unique_verified(results) -%}
+    {%- if execute -%}
+        {%- for result in results
+            if result.node.resource_type == 'test'
+            and result.status == 'pass'
+            and result.node.test_metadata is not none
+            and result.node.test_metadata.name == 'unique_where_changed' -%}
+            {%- set model_node = graph.nodes[result.node.attached_node] -%}
+            {%- set model_relation = adapter.get_relation(
+                database=model_node.database, schema=model_node.schema,
+                identifier=model_node.alias or model_node.name) -%}
+            {%- set changed_at_column = result.node.test_metadata.kwargs.get('changed_at_column') -%}
+            {%- if model_relation is not none %}
+                delete from {{ unique_verified_relation() }} where model_name = '{{ model_relation.identifier }}';
+                insert into {{ unique_verified_relation() }} (model_name, verified_until, recorded_at)
+                select
+                    '{{ model_relation.identifier }}',
+                    {%- if changed_at_column %}
+                        (select max({{ changed_at_column }}) from {{ model_relation }}),
+                    {%- else %}
+                        (
+                            select max(recorded_at) from {{ feedback_rebuilt_months_relation() }}
+                            where model_name = '{{ model_relation.identifier }}'
+                        ),
+                    {%- endif %}
+                    current_timestamp;
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
 {%- endmacro %}

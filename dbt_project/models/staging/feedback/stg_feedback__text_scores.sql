@@ -9,7 +9,8 @@ renamed as (
         cast(request_id as varchar) as request_id,
         cast(sentiment as double) as sentiment,
         cast(topic_id as integer) as topic_id,
-        trim(topic_label) as topic_label
+        trim(topic_label) as topic_label,
+        cast(scored_at as timestamp) as scored_at
     from source
 )
 
