@@ -91,11 +91,14 @@ def test_harness_on_a_tiny_city_reports_every_stage(tmp_path: Path) -> None:
         "overview",
         "consideration",
         "equity",
-        "resident_voice_search",
+        "resident_voice",
         "survey",
         "data_health",
     }
-    for page in pages.values():
-        assert page["p50_ms"] > 0 and page["p95_ms"] >= page["p50_ms"]
+    searches = result["dashboard"]["searches"]
+    assert set(searches) == {"latest comments", "common term", "absent term (full scan)"}
+    for timed in (*pages.values(), *searches.values()):
+        assert timed["p50_ms"] > 0 and timed["p95_ms"] >= timed["p50_ms"]
+        assert not timed["errors"]
     assert (tmp_path / "results" / "latest.md").read_text(encoding="utf-8").startswith("Machine:")
     assert not Path(result["data_dir"]).exists(), "the scratch city is removed unless keep=True"
