@@ -124,8 +124,9 @@ class MonthPartitioned:
     """A request-level mart dbt rebuilds month by month (dbt_project/macros/feedback_incremental.sql)."""
 
     month_expression: str
-    # Rows are published in this order: newest-first reads (the comment search) then skip whole
-    # row groups by their min/max instead of scanning the history.
+    # Rows are published in this order (a column whose month is the row's month): newest-first
+    # reads (the comment search) and the month patches then skip whole row groups by their min/max
+    # instead of scanning the history.
     order_by: str
 
 
@@ -240,11 +241,17 @@ def _total_blocks(con: duckdb.DuckDBPyConnection, database: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _in_months(month_expression: str, months: list[dt.date]) -> str:
+def _in_months(partitioned: MonthPartitioned, months: list[dt.date]) -> str:
+    """Rows of the given months; the range on the sort column lets the scan skip row groups."""
     if not months:
         return "false"
     listed = ", ".join(f"date '{month.isoformat()}'" for month in months)
-    return f"{month_expression} in ({listed})"
+    first, last = min(months), max(months)
+    return (
+        f"{partitioned.order_by} >= date '{first.isoformat()}' "
+        f"and {partitioned.order_by} < date '{last.isoformat()}' + interval 1 month "
+        f"and {partitioned.month_expression} in ({listed})"
+    )
 
 
 def _copy_table(con: duckdb.DuckDBPyConnection, target: str, partitioned: MonthPartitioned | None) -> None:
@@ -261,7 +268,7 @@ def _patch_table(
     Copies the table whole if the row counts then disagree: a change the record of rebuilt months
     did not name.
     """
-    condition = _in_months(partitioned.month_expression, months)
+    condition = _in_months(partitioned, months)
     con.execute(f"delete from {target} where {condition}")
     con.execute(
         f"insert into {target} select * from work.{target} where {condition} order by {partitioned.order_by}"
