@@ -1,5 +1,7 @@
 """flatten_records: the column-at-a-time path gives exactly the record-by-record path's frame.
 
+load_json: the msgspec decoder gives exactly json.loads's values, or leaves the document to it.
+
 Also split_rows, which builds reason texts for quarantined rows only, with the texts as before.
 """
 
@@ -14,9 +16,12 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipelines.ingest.decoding import (
+    _FAST_JSON,
+    UnreadableFileError,
     _flatten_by_key,
     _flatten_by_record,
     flatten_records,
+    load_json,
     read_json_records,
 )
 from pipelines.ingest.validation import (
@@ -204,6 +209,111 @@ def test_a_lone_surrogate_fails_exactly_as_the_record_path_does() -> None:
     with pytest.raises(UnicodeEncodeError) as fast:
         flatten_records(records)
     assert str(fast.value) == str(reference.value)
+
+
+# JSON texts msgspec and json.loads could read differently. repr tells int from float and True from
+# 1, shows every float digit and the key order, so equal reprs mean equal parses.
+TRICKY_JSON = [
+    '[{"big": 123456789012345678901234567890, "neg": -99999999999999999999, "u64": 18446744073709551616}]',
+    '[{"a": 1, "b": 2, "a": "last wins, first position kept"}]',
+    '[{"e": {"x": 1, "x": [2]}, "e": {"y": null}}]',
+    '[{"mixed": 1}, {"mixed": "1"}, {"mixed": 1.0}, {"mixed": true}, {"mixed": null}]',
+    '[{"mixed": [1, {"k": "v"}]}, {"mixed": {"k": 2}}, {"mixed": "flat"}]',
+    '[{"f": 0.1, "g": 5e-324, "h": 1.7976931348623157e308, "i": 2.2250738585072011e-308, "j": -0.0}]',
+    '[{"k": 1e5, "l": 10E-1, "m": 3.14159265358979323846264338327950288, "n": 1E400, "o": -1e400}]',
+    '[{"p": NaN, "q": Infinity, "r": -Infinity}]',
+    '[{"s": "Zo\\u00eb \\ud83d\\ude00 \\u2028 \\/ \\u0000", "t": "Zoë 😀 日本"}]',
+    '[{"lone": "\\ud800", "low": "\\udc00x"}]',
+    '[{"present": null}, {}]',
+    '[{"": "empty key", "deep": [[[[[[[[1]]]]]]]]}]',
+    '{"service_requests": [{"id": "1"}], "meta": {"count": 1}}',
+    ' \n\t[{"a": 1}]\r\n',
+    '[{"int": ' + "9" * 4300 + "}]",
+]
+MALFORMED_JSON = [
+    "[{'a': 1}]",
+    '[{"a": 1},]',
+    '[{"a": 01}]',
+    '[{"a": "tab\tinside"}]',
+    '[{"a": 1}] trailing',
+    '\ufeff[{"a": 1}]',
+    '[{"a": ' + "9" * 4301 + "}]",
+    "[" * 5000 + "]" * 5000,
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_JSON)
+def test_load_json_reads_what_json_loads_reads(text: str) -> None:
+    assert repr(load_json(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", MALFORMED_JSON)
+def test_load_json_rejects_what_json_loads_rejects_with_its_message(text: str) -> None:
+    with pytest.raises((ValueError, RecursionError)) as reference:
+        json.loads(text)
+    with pytest.raises(UnreadableFileError) as fast:
+        load_json(text)
+    detail = reference.value.msg if isinstance(reference.value, json.JSONDecodeError) else ""
+    assert detail in str(fast.value)
+
+
+def test_the_fast_decoder_reads_ordinary_records_and_nesting_up_to_its_bound() -> None:
+    # Without this the fast path could fall back on every file and the tests above would still pass.
+    text = '[{"id": "1", "lat": 1.5, "n": 2**70, "ext": {"d": "D1"}}]'.replace("2**70", str(2**70))
+    assert repr(_FAST_JSON.decode(text)) == repr(json.loads(text))
+    assert _FAST_JSON.decode("[" * 8 + "]" * 8) == json.loads("[" * 8 + "]" * 8)
+
+
+@pytest.mark.parametrize("depth", [9, 50, 990, 993, 996, 1000, 3000])
+def test_deep_nesting_is_left_to_json_loads(depth: int) -> None:
+    # msgspec itself would read a few levels deeper than the stdlib parser before its recursion error.
+    for text in ("[" * depth + "]" * depth, '[{"a":' * depth + "1" + "}]" * depth):
+        try:
+            expected: object = json.loads(text)
+        except RecursionError:
+            with pytest.raises(UnreadableFileError, match="nested too deeply"):
+                load_json(text)
+        else:
+            assert load_json(text) == expected
+
+
+def test_random_json_documents_parse_as_json_loads_parses_them() -> None:
+    rng = random.Random(20261201)
+    pieces = ["a", "é", "😀", "\\u00e9", "\\ud83d\\ude00", "\\ud800", "\\n", "\\\\", "\u2028", " ", "\t"]
+
+    def number() -> str:
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 30)))
+        fraction = rng.choice(["", "." + str(rng.randint(0, 10**20))])
+        exponent = rng.choice(["", f"e{rng.randint(-330, 330)}", f"E+{rng.randint(0, 30)}"])
+        return rng.choice(["", "-"]) + digits + fraction + exponent
+
+    def string() -> str:
+        return '"' + "".join(rng.choice(pieces) for _ in range(rng.randint(0, 5))) + '"'
+
+    def value(depth: int) -> str:
+        roll = rng.random()
+        if depth > 10 or roll < 0.35:
+            return number()
+        if roll < 0.6:
+            return string()
+        if roll < 0.7:
+            return rng.choice(["true", "false", "null", "NaN", "-Infinity"])
+        if roll < 0.85:
+            return "[" + ", ".join(value(depth + 1) for _ in range(rng.randint(0, 3))) + "]"
+        return "{" + ", ".join(f"{string()}: {value(depth + 1)}" for _ in range(rng.randint(0, 4))) + "}"
+
+    read = 0
+    for _ in range(3000):
+        text = "[" + ", ".join(value(2) for _ in range(rng.randint(1, 3))) + "]"
+        try:
+            expected = repr(json.loads(text))
+        except ValueError:
+            with pytest.raises(UnreadableFileError):
+                load_json(text)
+            continue
+        assert repr(load_json(text)) == expected, text
+        read += 1
+    assert read > 300
 
 
 def test_split_rows_builds_the_same_reason_texts_for_failing_rows_only() -> None:
