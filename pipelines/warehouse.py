@@ -181,14 +181,18 @@ def _patch_plan(
 ) -> _PatchPlan | None:
     """The months to patch into a copy of the previous snapshot, or None when a fresh copy is due.
 
-    A fresh copy is due when there is no previous snapshot or it predates the record of rebuilt
-    months, when a table was rebuilt whole (full refresh, new reference data), when its columns
+    A fresh copy is due when there is no readable previous snapshot or it predates the record of
+    rebuilt months, when a table was rebuilt whole (full refresh, new reference data), when its columns
     changed, or when the patched file has grown past MAX_PATCHED_GROWTH.
     """
     partitioned = [table for table in tables if table in MONTH_PARTITIONED]
     if not partitioned or not previous_path.exists():
         return None
-    con.execute(f"attach {_string_literal(str(previous_path))} as previous (read_only)")
+    try:
+        con.execute(f"attach {_string_literal(str(previous_path))} as previous (read_only)")
+    except duckdb.Error:
+        # A damaged snapshot must not block publishing: the fresh copy replaces it.
+        return None
     try:
         if not _has_table(con, "previous", "ops", "build_info"):
             return None

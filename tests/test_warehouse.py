@@ -185,7 +185,13 @@ def test_publish_patches_only_the_rebuilt_months_into_the_previous_snapshot(tmp_
 
 @pytest.mark.parametrize(
     "change",
-    ["a whole rebuild", "new columns", "a bloated file", "a snapshot from before the record"],
+    [
+        "a whole rebuild",
+        "new columns",
+        "a bloated file",
+        "a snapshot from before the record",
+        "a damaged file",
+    ],
 )
 def test_publish_copies_whole_when_a_patch_cannot_be_trusted(
     tmp_path: Path, change: str, monkeypatch: pytest.MonkeyPatch
@@ -203,6 +209,10 @@ def test_publish_copies_whole_when_a_patch_cannot_be_trusted(
                 snapshot.execute("update ops.build_info set fresh_copy_blocks = 1")
             else:
                 snapshot.execute("alter table ops.build_info drop column feedback_months_recorded_until")
+
+    if change == "a damaged file":
+        with settings.published_path.open("r+b") as snapshot_file:
+            snapshot_file.write(b"not a DuckDB file" * 100)
 
     publish_snapshot(settings, build_id="again")
 
