@@ -193,9 +193,9 @@
     constants: a filter on constants is pushed into DuckDB's scans (and a range on a timestamp
     skips whole row groups), where a filter on a subquery becomes a join that reads every row of
     the history — the part of an increment that grew with history. -#}
-{% macro _feedback_dates_to_rebuild(spill_days=0, unit='month') -%}
+{% macro _feedback_dates_to_rebuild(spill_days=0, unit='month', state=none) -%}
     {#- Rendered at parse time too: its ref() and source() calls are the model's dependencies. -#}
-    {%- set state = _feedback_rebuild_state() -%}
+    {%- set state = state or _feedback_rebuild_state() -%}
     {%- set query -%}
         select distinct cast(cast(date_trunc('{{ unit }}', month_start) as date) as varchar) as period_start
         from {{ _feedback_months_query(state, spill_days) }} as months (month_start)
@@ -257,7 +257,7 @@
 {% macro record_rebuilt_months() -%}
     {%- set state = _feedback_rebuild_state() -%}
     {%- set spill_days = (config.get('meta') or {}).get('rebuilt_months_spill_days', 0) -%}
-    {%- set months = [] if state.rebuild_all else _feedback_dates_to_rebuild(spill_days, 'month') -%}
+    {%- set months = [] if state.rebuild_all else _feedback_dates_to_rebuild(spill_days, 'month', state) -%}
     {%- if state.rebuild_all or months %}
         insert into {{ feedback_rebuilt_months_relation() }} (model_name, month_start, rebuild_all, recorded_at)
         {% if state.rebuild_all -%}
