@@ -545,6 +545,40 @@ def test_validate_frame_time_on_one_million_feedback_rows(capsys: pytest.Capture
     assert elapsed < 60
 
 
+def test_batches_are_not_fingerprinted_by_hashing_every_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GX's per-batch fingerprint hashed every value twice per validation; it is switched off.
+
+    If GX renames the threshold or its hash function, this fails instead of the cost returning.
+    """
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    gx_runtime()
+    assert pandas_execution_engine.HASH_THRESHOLD == 0
+
+    def refuse(frame: pd.DataFrame) -> str:
+        raise AssertionError("GX hashed a whole batch")
+
+    monkeypatch.setattr(pandas_execution_engine, "hash_pandas_dataframe", refuse)
+    outcome = validate_frame(feedback_frame(), "raw_feedback_requests", runtime_sets=RUNTIME_SETS)
+    assert outcome.success, outcome.summary()
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "uint16", "uint32"])
+def test_narrow_integer_columns_are_range_checked_with_their_values(dtype: str) -> None:
+    """DuckDB INTEGER arrives as int32; it is widened for GX's vectorised range check, values kept."""
+    frame = feedback_frame(8)
+    frame["reopened_count"] = pd.Series([0, 1, 2, 3, 0, 1, 2, 3], dtype=dtype)
+    assert validate_frame(frame, "raw_feedback_requests", runtime_sets=RUNTIME_SETS).success
+    if dtype.startswith("u"):
+        return  # an unsigned count cannot be negative
+    frame["reopened_count"] = pd.Series([0, -1, 2, 3, 0, -4, 2, 3], dtype=dtype)
+    outcome = validate_frame(frame, "raw_feedback_requests", runtime_sets=RUNTIME_SETS)
+    failed = next(o for o in outcome.errors if o.column == "reopened_count")
+    assert failed.expectation == "expect_column_values_to_be_between"
+    assert "2 of 8 rows unexpected" in failed.observed
+    assert "-1" in failed.observed and "-4" in failed.observed
+
+
 MART_CONTRACT_COLUMNS = {
     "marts_indicator_values": {
         "indicator_id",
