@@ -176,6 +176,15 @@ def test_repeat_report_share(con):
     assert indicator(con, "c1_repeat_report_share", "2026-04-01", "quarter")["value"] == 0
 
 
+def test_repeat_flag_edges_unit_test_ran_and_passed(warehouse: dict) -> None:
+    """The dbt unit test of the repeat flag's edges (ties, the exact window end, missing keys) ran
+    in the build: an excluded or renamed unit test must not pass silently."""
+    results = json.loads((warehouse["tmp"] / "target" / "run_results.json").read_text())
+    statuses = {r["unique_id"]: r["status"] for r in results["results"]}
+    unit_test = "unit_test.civicloop.int_feedback__requests_enriched.repeat_flag_edges"
+    assert statuses.get(unit_test) == "pass", sorted(k for k in statuses if k.startswith("unit_test"))
+
+
 def test_negative_report_share_from_sentiment(con):
     # fixture sentiment: -0.5 for a request still open, 0.25 once closed (every report has text).
     # January: R04, R08 open of 8 -> 2 / 8; target 0.5 until three earlier periods exist, lower is

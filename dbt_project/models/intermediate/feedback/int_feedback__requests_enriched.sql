@@ -63,16 +63,27 @@ rebuilt as (
     {% endif %}
 ),
 
+-- A repeat: an earlier report (strictly earlier, at most the window before) of the same service in
+-- the same cell. Counted with a range window rather than a self-join: the join pairs every two
+-- reports of a cell and service, which grows with the square of the reports per cell.
 repeats as (
-    select distinct later.request_id
-    from rebuilt as later
-    inner join located as earlier
-        on
-            later.service_code = earlier.service_code
-            and later.location_cell = earlier.location_cell
-            and later.opened_at > earlier.opened_at
-            and earlier.opened_at >= later.opened_at - interval {{ var('repeat_window_days') }} day
-            and later.request_id <> earlier.request_id
+    select request_id
+    from (
+        select
+            request_id,
+            count(*) over (
+                partition by service_code, location_cell
+                order by opened_at
+                range between interval {{ var('repeat_window_days') }} day preceding
+                and interval 1 microsecond preceding
+            ) as earlier_reports
+        from located
+        where
+            service_code is not null
+            and location_cell is not null
+            and opened_at is not null
+    ) as counted
+    where earlier_reports > 0
 ),
 
 final as (
