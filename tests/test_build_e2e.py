@@ -53,6 +53,19 @@ def test_build_materializes_every_asset_and_publishes(built_city) -> None:
     assert settings.published_path.exists()
 
 
+def test_the_build_runs_dbt_tests_but_not_dbt_unit_tests(built_city) -> None:
+    """Unit tests check SQL logic, not data: tests/test_dbt_models.py runs them, builds do not."""
+    _, outcome, _ = built_city
+    from pipelines.defs.transform import DBT_PROJECT_DIR
+
+    run_dirs = list((DBT_PROJECT_DIR / "target").glob(f"civicloop_dbt_models-{outcome.run_id[:7]}-*"))
+    assert len(run_dirs) == 1, run_dirs
+    results = json.loads((run_dirs[0] / "run_results.json").read_text(encoding="utf-8"))
+    kinds = {result["unique_id"].split(".")[0] for result in results["results"]}
+    assert {"model", "test"} <= kinds
+    assert "unit_test" not in kinds
+
+
 def test_every_row_read_is_accepted_or_quarantined(built_city) -> None:
     settings, _, _ = built_city
     with published(settings) as con:

@@ -70,7 +70,11 @@ def civicloop_dbt_models(
         if not full_refresh and feedback_partition_layout_changed(con):
             context.log.info("The feedback partition layout changed: rebuilding with --full-refresh.")
             full_refresh = True
-    arguments = ["build", "--full-refresh"] if full_refresh else ["build"]
+    # Unit tests check the SQL's logic, which a data build cannot change: they run with the test
+    # suite (tests/test_dbt_models.py), as dbt advises, not in every production build.
+    arguments = ["build", "--exclude-resource-type", "unit_test"]
+    if full_refresh:
+        arguments.append("--full-refresh")
     yield from dbt.cli(arguments, context=context).stream()
 
 
