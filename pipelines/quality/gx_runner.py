@@ -341,7 +341,7 @@ def validate_frame(
 
 
 def _widen_integers(frame: pd.DataFrame) -> pd.DataFrame:
-    """Narrow integer columns (e.g. DuckDB INTEGER -> int32) as int64, values unchanged.
+    """The frame with narrow integer columns (DuckDB INTEGER arrives as int32) widened to int64.
 
     GX compares int64 and float64 columns vectorised but any other dtype value by value in
     Python: a range check on a million int32 counts took over a second.
