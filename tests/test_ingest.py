@@ -344,6 +344,48 @@ def test_same_file_again_is_duplicate_and_archived(con, settings) -> None:
     assert len(archived) == 1 and len(archived[0].name.split("__")[0]) == 12
 
 
+def open311_record(request_id: str, status: str, requested: str, updated: str | None) -> dict[str, object]:
+    return {
+        "service_request_id": request_id,
+        "status": status,
+        "service_code": "POT",
+        "service_name": "Pothole",
+        "description": "hole",
+        "requested_datetime": requested,
+        "updated_datetime": updated,
+        "extended_attributes": {"district": "D01", "channel": "app"},
+    }
+
+
+def test_status_history_keeps_one_row_per_version_across_batches_with_and_without_updated_at(
+    con, settings
+) -> None:
+    """The history's duplicate check reads only the batch's updated_at range (and undated rows):
+    a re-delivered version must still be recognised inside a later export's wider range. Open311
+    records without updated_datetime are dated by their request time."""
+    load_reference(con, settings)
+    first = [
+        open311_record("S-1", "open", "2024-03-01T08:00:00Z", "2024-03-01T09:00:00Z"),
+        open311_record("S-2", "open", "2024-03-01T10:00:00Z", None),
+    ]
+    second = [
+        *first,  # the same two versions again, in a later export with a wider range
+        open311_record("S-1", "closed", "2024-03-01T08:00:00Z", "2024-03-20T12:00:00Z"),
+        open311_record("S-3", "open", "2024-01-05T08:00:00Z", "2024-01-05T08:00:00Z"),
+    ]
+    deliver(settings, "feedback", ("open311_requests_2024-03-01.json", json.dumps(first).encode()))
+    ingest_source(con, settings, "feedback")
+    deliver(settings, "feedback", ("open311_requests_2024-03-20.json", json.dumps(second).encode()))
+    ingest_source(con, settings, "feedback")
+    history = "SELECT request_id, status, updated_at FROM raw.feedback_status_history ORDER BY 1, 3"
+    assert rows(con, history) == [
+        ("S-1", "open", dt.datetime(2024, 3, 1, 9)),
+        ("S-1", "closed", dt.datetime(2024, 3, 20, 12)),
+        ("S-2", "open", dt.datetime(2024, 3, 1, 10)),
+        ("S-3", "open", dt.datetime(2024, 1, 5, 8)),
+    ]
+
+
 def test_overlapping_export_updates_later_versions_and_records_history(con, settings) -> None:
     load_reference(con, settings)
     day_one = CITY_HEADER + city_row("H-1", "2024-03-01 08:00:00") + city_row("H-2", "2024-03-01 09:00:00")

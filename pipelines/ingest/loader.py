@@ -453,13 +453,20 @@ def _merge_feedback(con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.d
     every_version = write.frame.with_columns(pl.lit(now).alias("loaded_at"))
     con.register(STAGE_VIEW, every_version.to_arrow())
     try:
+        # A known version has the same updated_at, so only history inside the batch's updated_at
+        # range (or without one) can match: as constants, the bounds let the scan skip the rest of
+        # the history's row groups instead of reading all of it for every batch.
+        bounds = con.execute(f"SELECT min(updated_at), max(updated_at) FROM {STAGE_VIEW}").fetchone()
+        earliest, latest = bounds if bounds else (None, None)
         con.execute(
             "INSERT INTO raw.feedback_status_history "
             "(request_id, status, updated_at, source_file, loaded_at) "
             "SELECT DISTINCT s.request_id, s.status, s.updated_at, s.source_file, s.loaded_at "
             f"FROM {STAGE_VIEW} AS s WHERE NOT EXISTS (SELECT 1 FROM raw.feedback_status_history AS h "
             "WHERE h.request_id = s.request_id AND h.status IS NOT DISTINCT FROM s.status "
-            "AND h.updated_at IS NOT DISTINCT FROM s.updated_at)"
+            "AND h.updated_at IS NOT DISTINCT FROM s.updated_at "
+            "AND (h.updated_at BETWEEN $earliest AND $latest OR h.updated_at IS NULL))",
+            {"earliest": earliest, "latest": latest},
         )
     finally:
         con.unregister(STAGE_VIEW)
