@@ -451,13 +451,13 @@ def _merge_feedback(con: duckdb.DuckDBPyConnection, write: TableWrite, now: dt.d
     """Insert new requests, update those with a newer version in place, append status history."""
     columns = table_columns("raw", "feedback_requests")
     every_version = write.frame.with_columns(pl.lit(now).alias("loaded_at"))
+    # A known version has the same updated_at, so only history inside the batch's updated_at range
+    # (or without one) can match: as constants, the bounds let the scan skip the rest of the
+    # history's row groups instead of reading all of it for every batch.
+    updated = every_version.get_column("updated_at")
+    earliest, latest = updated.min(), updated.max()
     con.register(STAGE_VIEW, every_version.to_arrow())
     try:
-        # A known version has the same updated_at, so only history inside the batch's updated_at
-        # range (or without one) can match: as constants, the bounds let the scan skip the rest of
-        # the history's row groups instead of reading all of it for every batch.
-        bounds = con.execute(f"SELECT min(updated_at), max(updated_at) FROM {STAGE_VIEW}").fetchone()
-        earliest, latest = bounds if bounds else (None, None)
         con.execute(
             "INSERT INTO raw.feedback_status_history "
             "(request_id, status, updated_at, source_file, loaded_at) "
