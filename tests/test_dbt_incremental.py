@@ -207,3 +207,74 @@ def test_a_duplicate_keeps_failing_the_scoped_uniqueness_check_until_repaired(bu
     assert duplicated in first
     assert duplicated in second
     _build(db_path, built["tmp"] / "repaired", "--full-refresh")
+
+
+STATUS_TEST = "accepted_values_stg_feedback__requests_status__open__closed__acknowledged__in_progress"
+SCOPED_TESTS = 9  # row-level tests with where "<column> > __last_passed__" (staging/feedback)
+
+
+def _test_outcomes(db_path: Path, work_dir: Path) -> dict[str, tuple[str, int, str]]:
+    """Test name -> (status, failing rows, compiled SQL) of one `dbt build`."""
+    result = run_dbt(db_path, work_dir, "build")
+    assert result.result is not None, result.exception
+    return {
+        r.node.name: (str(r.status), r.failures or 0, r.node.compiled_code or "")
+        for r in result.result
+        if r.node.resource_type == "test"
+    }
+
+
+def _set_status(db_path: Path, request_id: str, status: str, loaded_at: datetime) -> None:
+    with duckdb.connect(str(db_path)) as con:
+        con.execute(
+            "UPDATE raw.feedback_requests SET status = ?, loaded_at = ? WHERE request_id = ?",
+            [status, loaded_at, request_id],
+        )
+
+
+def test_row_tests_read_only_rows_loaded_since_they_last_passed(built) -> None:
+    """A row-level test on the request staging views reads the rows loaded since it last passed;
+    a bad row stays in its scope, build after build, until a corrected version arrives."""
+    db_path = built["tmp"] / "scoped.duckdb"
+    shutil.copy(built["incremental"], db_path)
+
+    unchanged = _test_outcomes(db_path, built["tmp"] / "scoped-1")
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        recorded = dict(
+            con.execute("SELECT test_id, verified_until FROM intermediate.scoped_tests_verified").fetchall()
+        )
+    assert len(recorded) == SCOPED_TESTS
+    assert [until for test_id, until in recorded.items() if STATUS_TEST in test_id] == [NOW]
+    status, _, sql = unchanged[STATUS_TEST]
+    assert status == "pass"
+    assert "loaded_at > timestamp '2026-07-01 08:00:00'" in sql
+
+    _set_status(db_path, "R05", "lost", datetime(2026, 7, 2, 8, 0))
+    first = _test_outcomes(db_path, built["tmp"] / "scoped-2")
+    second = _test_outcomes(db_path, built["tmp"] / "scoped-3")
+    assert first[STATUS_TEST][:2] == ("warn", 1)
+    assert second[STATUS_TEST][:2] == ("warn", 1)  # nothing new, but the bad row is still in scope
+
+    _set_status(db_path, "R05", "closed", datetime(2026, 7, 3, 8, 0))
+    repaired = _test_outcomes(db_path, built["tmp"] / "scoped-4")
+    assert repaired[STATUS_TEST][:2] == ("pass", 0)
+    assert "loaded_at > timestamp '2026-07-01 08:00:00'" in repaired[STATUS_TEST][2]
+
+
+def test_a_reference_load_widens_row_tests_to_every_row(built) -> None:
+    """Rows a test passed are not read again, so a row changed behind the loader's back is not
+    seen, until something the verdicts depend on changes: here a new reference load."""
+    db_path = built["tmp"] / "widened.duckdb"
+    shutil.copy(built["incremental"], db_path)
+    _set_status(db_path, "R05", "lost", datetime(2026, 1, 1))  # older than what the test passed
+    assert _test_outcomes(db_path, built["tmp"] / "widened-1")[STATUS_TEST][:2] == ("pass", 0)
+
+    with duckdb.connect(str(db_path)) as con:
+        con.execute(
+            "INSERT INTO ops.load_log "
+            "VALUES ('districts.csv', 'reference', 'new', 'loaded', NULL, 3, 3, 0, ?)",
+            [datetime(2026, 7, 2, 8, 0)],
+        )
+    status, failures, sql = _test_outcomes(db_path, built["tmp"] / "widened-2")[STATUS_TEST]
+    assert (status, failures) == ("warn", 1)
+    assert "__last_passed__" not in sql and "loaded_at >" not in sql
