@@ -33,15 +33,27 @@ def dbt_manifest_fingerprint(settings: Settings) -> str:
 
     digest = hashlib.sha256(f"dbt {dbt_version}\n".encode())
     project_dir = settings.dbt_project_dir
-    for path in sorted(project_dir.rglob("*")):
-        relative = path.relative_to(project_dir)
-        if path.is_file() and relative.parts[0] not in _DBT_OUTPUT_FOLDERS:
-            digest.update(f"{relative.as_posix()}\n".encode())
-            digest.update(path.read_bytes())
+    for path in _project_source_files(project_dir):
+        digest.update(f"{path.relative_to(project_dir).as_posix()}\n".encode())
+        digest.update(path.read_bytes())
     for name, value in sorted(os.environ.items()):
         if name.startswith(("CIVICLOOP_", "DBT_")):
             digest.update(f"{name}={value}\n".encode())
     return digest.hexdigest()
+
+
+def _project_source_files(project_dir: Path) -> list[Path]:
+    """Every file of the dbt project outside dbt's output folders, in a stable order.
+
+    The output folders are pruned, not walked: target/ holds a folder per Dagster dbt run (tens of
+    thousands of files), which made the walk alone take 0.7 s of every build.
+    """
+    files: list[Path] = []
+    for folder, subfolders, names in os.walk(project_dir):
+        if Path(folder) == project_dir:
+            subfolders[:] = [name for name in subfolders if name not in _DBT_OUTPUT_FOLDERS]
+        files.extend(Path(folder) / name for name in names)
+    return sorted(files)
 
 
 def prepare_dbt_manifest(settings: Settings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -10,7 +11,7 @@ import duckdb
 import pytest
 import yaml
 
-from pipelines.build import dbt_manifest_fingerprint, prepare_dbt_manifest
+from pipelines.build import _project_source_files, dbt_manifest_fingerprint, prepare_dbt_manifest
 from pipelines.settings import PROJECT_ROOT, Settings
 
 
@@ -151,3 +152,53 @@ def test_dbt_parse_is_skipped_only_while_nothing_it_reads_changed(
     # Another warehouse path names another database in every manifest node: parse again.
     prepare_dbt_manifest(Settings(data_dir=tmp_path / "other"))
     assert manifest.stat().st_mtime_ns != written
+
+
+def test_the_parse_fingerprint_reads_the_project_but_not_dbt_output(tmp_path: Path) -> None:
+    for name in (
+        "dbt_project.yml",
+        "models/a.sql",
+        "models/target/b.sql",
+        "target/run-1/compiled.sql",
+        "logs/dbt.log",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name, encoding="utf-8")
+    read = [path.relative_to(tmp_path).as_posix() for path in _project_source_files(tmp_path)]
+    assert read == ["dbt_project.yml", "models/a.sql", "models/target/b.sql"]
+
+
+def test_a_new_dbt_run_folder_does_not_change_the_parse_fingerprint(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    before = dbt_manifest_fingerprint(settings)
+    run_folder = settings.dbt_project_dir / "target" / "civicloop_dbt_models-fingerprint-test"
+    run_folder.mkdir(parents=True)
+    try:
+        (run_folder / "run_results.json").write_text("{}", encoding="utf-8")
+        assert dbt_manifest_fingerprint(settings) == before
+    finally:
+        shutil.rmtree(run_folder)
+
+
+def test_only_the_newest_dbt_run_folders_are_kept(tmp_path: Path) -> None:
+    from pipelines.defs.transform import prune_dbt_run_folders
+
+    for age in range(5):
+        folder = tmp_path / f"civicloop_dbt_models-run{age}"
+        folder.mkdir()
+        (folder / "run_results.json").write_text("{}", encoding="utf-8")
+        os.utime(folder, (1_700_000_000 - age * 60, 1_700_000_000 - age * 60))
+    (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "other-run").mkdir()
+
+    deleted = prune_dbt_run_folders(tmp_path, keep=2)
+
+    assert sorted(folder.name for folder in deleted) == [
+        f"civicloop_dbt_models-run{age}" for age in (2, 3, 4)
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "civicloop_dbt_models-run0",
+        "civicloop_dbt_models-run1",
+        "manifest.json",
+        "other-run",
+    ]

@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets: staging -> intermediate -> marts, tests as asset checks."""
 
 import json
+import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
@@ -18,6 +19,8 @@ from pydantic import Field
 from pipelines.settings import PROJECT_ROOT, dbt_project_vars
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# The newest per-run dbt target folders kept for debugging a run (prune_dbt_run_folders).
+DBT_RUN_FOLDERS_KEPT = 20
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # Only acts under `dagster dev`; the CLI and the tests run `dbt parse` themselves (pipelines.dbt).
@@ -65,6 +68,7 @@ def civicloop_dbt_models(
     The request-level feedback models are incremental by month (dbt_project/macros/
     feedback_incremental.sql), so a day's file rebuilds the months it touches, not the history.
     """
+    prune_dbt_run_folders(DBT_PROJECT_DIR / "target")
     full_refresh = config.full_refresh
     with warehouse.get_connection() as con:
         if not full_refresh and feedback_partition_layout_changed(con):
@@ -76,6 +80,23 @@ def civicloop_dbt_models(
     if full_refresh:
         arguments.append("--full-refresh")
     yield from dbt.cli(arguments, context=context).stream()
+
+
+def prune_dbt_run_folders(target_dir: Path, keep: int = DBT_RUN_FOLDERS_KEPT) -> list[Path]:
+    """Delete all but the newest ``keep`` per-run dbt target folders; returns the deleted ones.
+
+    dagster-dbt gives every dbt invocation a folder of its own under target/ (manifest, compiled
+    SQL, run results, dbt.log: ~3 MB and ~200 files each), so a daily schedule would add one per
+    run forever.
+    """
+    runs = sorted(
+        (folder for folder in target_dir.glob(f"{civicloop_dbt_models.op.name}-*") if folder.is_dir()),
+        key=lambda folder: folder.stat().st_mtime,
+        reverse=True,
+    )
+    for folder in runs[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+    return runs[keep:]
 
 
 def incremental_models() -> list[tuple[str, str]]:
