@@ -999,4 +999,10 @@ def run_benchmark(
 
 
 if __name__ == "__main__":
-    _worker_main(sys.argv[1:])
+    from pipelines.process_exit import collect_once_before_exit
+
+    try:
+        _worker_main(sys.argv[1:])
+    finally:
+        # The measured child exits as `civicloop build` does (pipelines.cli.main).
+        collect_once_before_exit()

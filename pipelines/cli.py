@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipelines.process_exit import collect_once_before_exit
 from pipelines.settings import PROJECT_ROOT, MissingSecretError, Settings, get_settings
 
 app = typer.Typer(help="civicloop: the city's feedback-loop warehouse.", no_args_is_help=True)
@@ -406,5 +407,13 @@ def restore_decisions(data_dir: DataDirOption = None) -> None:
     )
 
 
+def main() -> None:
+    """The `civicloop` command (pyproject.toml's entry point)."""
+    try:
+        app()
+    finally:
+        collect_once_before_exit()
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -6,6 +6,7 @@ git-ignored ``.env`` file is honoured; see ``.env.example`` for the documented l
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from functools import cached_property
@@ -177,15 +178,46 @@ class Settings(BaseSettings):
         """Hand the derived variables to the tools running in this process and its children."""
         os.environ.update(self.tool_environment())
         self.dagster_home.mkdir(parents=True, exist_ok=True)
-        dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
-            dagster_yaml.write_text("telemetry:\n  enabled: false\n")
+        write_dagster_yaml(self.dagster_home)
 
     def ensure_dirs(self) -> None:
         for source in SOURCES:
             self.inbox_dir(source).mkdir(parents=True, exist_ok=True)
         for path in (self.warehouse_path, self.published_path, self.decisions_path):
             path.parent.mkdir(parents=True, exist_ok=True)
+
+
+DAGSTER_YAML_MARKER = "# Written by civicloop (pipelines/settings.py)"
+# What civicloop wrote before the event log storage was configured: replaced like its own file.
+_EARLIER_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+
+def dagster_yaml_text(dagster_home: Path) -> str:
+    """The Dagster instance configuration civicloop writes: telemetry off, pooled event log."""
+    return (
+        f"{DAGSTER_YAML_MARKER}; rewritten while this line is first. Delete it to keep your own.\n"
+        "telemetry:\n"
+        "  enabled: false\n"
+        "# Dagster's SQLite event log, keeping its connections open (pipelines/dagster_storage.py).\n"
+        "event_log_storage:\n"
+        "  module: pipelines.dagster_storage\n"
+        "  class: PooledSqliteEventLogStorage\n"
+        "  config:\n"
+        f"    base_dir: {json.dumps(str(dagster_home / 'storage'))}\n"
+    )
+
+
+def write_dagster_yaml(dagster_home: Path) -> None:
+    """Write dagster.yaml unless the user replaced civicloop's own (see its first line)."""
+    path = dagster_home / "dagster.yaml"
+    wanted = dagster_yaml_text(dagster_home)
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if current == wanted:
+        return
+    if current is None or current == _EARLIER_DAGSTER_YAML or current.startswith(DAGSTER_YAML_MARKER):
+        staging = path.with_name(f".{path.name}.tmp")
+        staging.write_text(wanted, encoding="utf-8")
+        staging.replace(path)
 
 
 def get_settings() -> Settings:
