@@ -278,3 +278,45 @@ def test_a_reference_load_widens_row_tests_to_every_row(built) -> None:
     status, failures, sql = _test_outcomes(db_path, built["tmp"] / "widened-2")[STATUS_TEST]
     assert (status, failures) == ("warn", 1)
     assert "__last_passed__" not in sql and "loaded_at >" not in sql
+
+
+def _period_aggregates_rebuilt_all(db_path: Path) -> bool:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        newest = con.execute(
+            "SELECT bool_or(rebuild_all) FROM intermediate.feedback_rebuilt_months "
+            "WHERE model_name = 'int_feedback__period_aggregates' AND recorded_at = ("
+            "SELECT max(recorded_at) FROM intermediate.feedback_rebuilt_months "
+            "WHERE model_name = 'int_feedback__period_aggregates')"
+        ).fetchone()
+    assert newest is not None
+    return bool(newest[0])
+
+
+def test_a_format_that_starts_recording_first_responses_rebuilds_every_period(built) -> None:
+    """The response share counts only formats that record first responses at all
+    (intermediate.int_feedback__response_recording): when one starts to, every period changes."""
+    db_path = built["tmp"] / "recording.duckdb"
+    shutil.copy(built["incremental"], db_path)
+    with duckdb.connect(str(db_path)) as con:
+        con.execute(
+            "INSERT INTO raw.feedback_requests SELECT * REPLACE ("
+            "'N01' AS request_id, 'nyc311' AS source_format, NULL AS first_response_at, ? AS loaded_at) "
+            "FROM raw.feedback_requests WHERE request_id = 'R30'",
+            [datetime(2026, 7, 2, 8, 0)],
+        )
+    _build(db_path, built["tmp"] / "recording-1")
+    assert not _period_aggregates_rebuilt_all(db_path)  # a format that records none: June only
+
+    with duckdb.connect(str(db_path)) as con:
+        con.execute(
+            "UPDATE raw.feedback_requests SET first_response_at = opened_at + INTERVAL 2 HOUR, loaded_at = ? "
+            "WHERE request_id = 'N01'",
+            [datetime(2026, 7, 3, 8, 0)],
+        )
+    _build(db_path, built["tmp"] / "recording-2")
+    assert _period_aggregates_rebuilt_all(db_path)
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        recording = dict(
+            con.execute("SELECT * FROM intermediate.int_feedback__response_recording").fetchall()
+        )
+    assert recording["nyc311"] is True

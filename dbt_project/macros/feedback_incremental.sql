@@ -83,12 +83,8 @@
 {% macro response_recording_formats() -%}
     (
         select coalesce(string_agg(source_format, ',' order by source_format), '')
-        from (
-            select lower(trim(source_format)) as source_format
-            from {{ source('raw', 'feedback_requests') }}
-            group by lower(trim(source_format))
-            having bool_or(first_response_at is not null)
-        ) as recording_formats
+        from {{ ref('int_feedback__response_recording') }}
+        where is_response_recorded
     )
 {%- endmacro %}
 

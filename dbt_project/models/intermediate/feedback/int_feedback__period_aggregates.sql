@@ -16,11 +16,7 @@ enriched as (
 -- A source format that never records a first response (NYC, SF exports) does not say "no
 -- response": its requests stay out of the response share instead of counting as 0.
 formats as (
-    select
-        source_format,
-        bool_or(is_responded) as is_response_recorded
-    from enriched
-    group by source_format
+    select * from {{ ref('int_feedback__response_recording') }}
 ),
 
 requests as (
