@@ -320,3 +320,47 @@ def test_a_format_that_starts_recording_first_responses_rebuilds_every_period(bu
             con.execute("SELECT * FROM intermediate.int_feedback__response_recording").fetchall()
         )
     assert recording["nyc311"] is True
+
+
+@pytest.mark.parametrize(
+    ("new_request", "opened_at", "made_a_repeat"),
+    [
+        # 30 days from 31 January end on 2 March: the window's ends lie in January and March, and
+        # February, between them, holds the report it makes a repeat (R11, 9 February).
+        ("R42", "2026-01-31 09:00", "R11"),
+        # The repeat falls in the next month (R16, 10 March): every model that reads the repeat
+        # flag (request_facts, the period aggregates) must rebuild that month too.
+        ("R41", "2026-02-27 09:00", "R16"),
+    ],
+)
+def test_a_late_report_rebuilds_the_repeats_it_makes_in_later_months(
+    built, new_request: str, opened_at: str, made_a_repeat: str
+) -> None:
+    incremental_db = built["tmp"] / f"repeat-{new_request}-incremental.duckdb"
+    full_db = built["tmp"] / f"repeat-{new_request}-full.duckdb"
+    for db_path in (incremental_db, full_db):
+        shutil.copy(built["incremental"], db_path)
+        with duckdb.connect(str(db_path)) as con:
+            # The same service at the same place, reported before the existing report.
+            con.execute(
+                "INSERT INTO raw.feedback_requests SELECT * REPLACE ("
+                "? AS request_id, CAST(? AS TIMESTAMP) AS opened_at, CAST(? AS TIMESTAMP) AS updated_at, "
+                "'hash-' || ? AS record_hash, ? AS loaded_at) "
+                "FROM raw.feedback_requests WHERE request_id = ?",
+                [new_request, opened_at, opened_at, new_request, datetime(2026, 7, 4, 8, 0), made_a_repeat],
+            )
+    _build(incremental_db, built["tmp"] / f"repeat-{new_request}-incremental")
+    _build(full_db, built["tmp"] / f"repeat-{new_request}-full", "--full-refresh")
+
+    with (
+        duckdb.connect(str(incremental_db), read_only=True) as incremental,
+        duckdb.connect(str(full_db), read_only=True) as full,
+    ):
+        repeat = incremental.execute(
+            "SELECT is_repeat FROM marts.request_facts WHERE request_id = ?", [made_a_repeat]
+        ).fetchone()
+        assert repeat == (True,)
+        for table in (*INCREMENTAL_MODELS, *(f"marts.{mart}" for mart in MARTS)):
+            if table == "marts.resident_comments":
+                continue  # carries the untouched-month marker of the shared fixture
+            assert _rows(incremental, table) == _rows(full, table), table

@@ -111,9 +111,12 @@
     {{ column }} > {% if watermark is none %}timestamp '-infinity'{% else %}timestamp '{{ watermark }}'{% endif %}
 {%- endmacro %}
 
-{#- Months (first day) whose rows this model must rebuild, as a query; spill_days extends each
-    changed day forward, for rows that look back at earlier requests (the repeat flag). -#}
-{% macro _feedback_months_query(state, spill_days=0) -%}
+{#- Months (first day) whose rows this model must rebuild, as a query: every month from a changed
+    day to repeat_window_days after it, since a report can make later reports in that window
+    repeats (int_feedback__requests_enriched), and every model that reads the flag, or reads a
+    model that does, must rebuild those months too. In daily running the window's later months
+    are still empty. -#}
+{% macro _feedback_months_query(state) -%}
     {#- The requests are named twice rather than in a shared CTE: DuckDB materializes a CTE used
         twice, whole, before the watermark filters could skip the history. -#}
     (
@@ -143,10 +146,13 @@
                 and {{ _timestamp_after('moves.loaded_at', state.loaded_until) }}
         )
 
-        select cast(date_trunc('month', changed_day) as date) as month_start
-        from changed_days
-        union
-        select cast(date_trunc('month', changed_day + interval {{ spill_days }} day) as date) as month_start
+        {#- Every month the window touches, not only those of its two ends: 30 days from 31 January
+            end on 2 March, and February lies between. #}
+        select distinct cast(unnest(generate_series(
+            date_trunc('month', changed_day),
+            date_trunc('month', changed_day + interval {{ var('repeat_window_days') }} day),
+            interval 1 month
+        )) as date) as month_start
         from changed_days
     )
 {%- endmacro %}
@@ -156,8 +162,8 @@
 {%- endmacro %}
 
 {#- Pre-hook: delete the rows of the months to rebuild (before the model selects them again). -#}
-{% macro delete_feedback_months(month_column, spill_days=0) -%}
-    {{ _delete_feedback_rows(month_column ~ ' in ' ~ feedback_months_to_rebuild(spill_days)) }}
+{% macro delete_feedback_months(month_column) -%}
+    {{ _delete_feedback_rows(month_column ~ ' in ' ~ feedback_months_to_rebuild()) }}
 {%- endmacro %}
 
 {#- Pre-hook for tables keyed by a raw timestamp rather than a month column. -#}
@@ -189,12 +195,12 @@
     constants: a filter on constants is pushed into DuckDB's scans (and a range on a timestamp
     skips whole row groups), where a filter on a subquery becomes a join that reads every row of
     the history — the part of an increment that grew with history. -#}
-{% macro _feedback_dates_to_rebuild(spill_days=0, unit='month', state=none) -%}
+{% macro _feedback_dates_to_rebuild(unit='month', state=none) -%}
     {#- Rendered at parse time too: its ref() and source() calls are the model's dependencies. -#}
     {%- set state = state or _feedback_rebuild_state() -%}
     {%- set query -%}
         select distinct cast(cast(date_trunc('{{ unit }}', month_start) as date) as varchar) as period_start
-        from {{ _feedback_months_query(state, spill_days) }} as months (month_start)
+        from {{ _feedback_months_query(state) }} as months (month_start)
         where month_start is not null
         order by period_start
     {%- endset -%}
@@ -217,24 +223,24 @@
 {%- endmacro %}
 
 {#- Months (first day) whose rows this model must rebuild, as a constant list for `in`. -#}
-{% macro feedback_months_to_rebuild(spill_days=0) -%}
-    {{ _date_list(_feedback_dates_to_rebuild(spill_days, 'month')) }}
+{% macro feedback_months_to_rebuild() -%}
+    {{ _date_list(_feedback_dates_to_rebuild('month')) }}
 {%- endmacro %}
 
 {#- Quarters (first day) holding a month to rebuild, as a constant list for `in`. -#}
-{% macro feedback_quarters_to_rebuild(spill_days=0) -%}
-    {{ _date_list(_feedback_dates_to_rebuild(spill_days, 'quarter')) }}
+{% macro feedback_quarters_to_rebuild() -%}
+    {{ _date_list(_feedback_dates_to_rebuild('quarter')) }}
 {%- endmacro %}
 
 {#- First day of the earliest month to rebuild (null when there is none). -#}
-{% macro feedback_first_month_to_rebuild(spill_days=0) -%}
-    {%- set months = _feedback_dates_to_rebuild(spill_days, 'month') -%}
+{% macro feedback_first_month_to_rebuild() -%}
+    {%- set months = _feedback_dates_to_rebuild('month') -%}
     {%- if months -%}date '{{ months[0] }}'{%- else -%}cast(null as date){%- endif -%}
 {%- endmacro %}
 
 {#- A raw timestamp falls in a month to rebuild; the range lets the scan skip row groups. -#}
 {% macro feedback_timestamp_in_months_to_rebuild(timestamp_column) -%}
-    {{ _timestamp_in_months(timestamp_column, _feedback_dates_to_rebuild(0, 'month')) }}
+    {{ _timestamp_in_months(timestamp_column, _feedback_dates_to_rebuild('month')) }}
 {%- endmacro %}
 
 {% macro _timestamp_in_months(timestamp_column, months) -%}
@@ -252,8 +258,7 @@
 {#- Post-hook: the months this build rebuilt (looked up before the watermark moves on). -#}
 {% macro record_rebuilt_months() -%}
     {%- set state = _feedback_rebuild_state() -%}
-    {%- set spill_days = (config.get('meta') or {}).get('rebuilt_months_spill_days', 0) -%}
-    {%- set months = [] if state.rebuild_all else _feedback_dates_to_rebuild(spill_days, 'month', state) -%}
+    {%- set months = [] if state.rebuild_all else _feedback_dates_to_rebuild('month', state) -%}
     {%- if state.rebuild_all or months %}
         insert into {{ feedback_rebuilt_months_relation() }} (model_name, month_start, rebuild_all, recorded_at)
         {% if state.rebuild_all -%}
@@ -283,12 +288,10 @@
 {#- A change of columns fails instead of altering a table in place: bump the var
     feedback_partition_layout with it, and the next `civicloop build` runs `dbt build --full-refresh`
     by itself (pipelines/build.py). -#}
-{#- spill_days: the days after a changed day whose rows the pre-hook also rebuilds (as there). -#}
-{% macro feedback_incremental_config(pre_hook, rebuild_all_when_response_recording_changes=false, spill_days=0) -%}
+{% macro feedback_incremental_config(pre_hook, rebuild_all_when_response_recording_changes=false) -%}
     {{ config(
         meta={
             'rebuild_all_when_response_recording_changes': rebuild_all_when_response_recording_changes,
-            'rebuilt_months_spill_days': spill_days,
         },
         materialized='incremental',
         incremental_strategy='append',

@@ -1,9 +1,6 @@
 -- Incremental by month (macros/feedback_incremental.sql): a build rebuilds the months whose
 -- requests changed, plus the months a changed day can make repeats in (repeat window).
-{{ feedback_incremental_config(
-    pre_hook="{{ delete_feedback_months('month_start', spill_days=var('repeat_window_days')) }}",
-    spill_days=var('repeat_window_days'),
-) }}
+{{ feedback_incremental_config(pre_hook="{{ delete_feedback_months('month_start') }}") }}
 
 with
 
@@ -51,7 +48,7 @@ located as (
     from requests
     {% if is_incremental() %}
         -- the months to rebuild, and the repeat window before them (earlier reports)
-        where opened_at >= {{ feedback_first_month_to_rebuild(spill_days=var('repeat_window_days')) }}
+        where opened_at >= {{ feedback_first_month_to_rebuild() }}
             - interval {{ var('repeat_window_days') }} day
     {% endif %}
 ),
@@ -59,7 +56,7 @@ located as (
 rebuilt as (
     select * from located
     {% if is_incremental() %}
-        where month_start in {{ feedback_months_to_rebuild(spill_days=var('repeat_window_days')) }}
+        where month_start in {{ feedback_months_to_rebuild() }}
     {% endif %}
 ),
 
