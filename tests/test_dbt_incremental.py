@@ -34,6 +34,8 @@ INCREMENTAL_MODELS = (
 NOW = datetime(2026, 7, 1, 8, 0)
 MARKER = "untouched since the first build"
 UNTOUCHED_MONTH_REQUEST = "R17"  # March; no change below touches March (or its repeat window)
+# 5 January: its month is rebuilt (R04, 10 January, closes late) but not its day
+UNTOUCHED_DAY_REQUEST = "R01"
 MOVED_REQUEST = "R24"  # opened 3 May; a later version moves it to 2 June
 
 
@@ -104,10 +106,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for db_path in (incremental_db, full_db):
         _deliver_a_day_and_a_late_update(db_path)
     with duckdb.connect(str(incremental_db)) as con:
-        # A month the day does not touch must not be rebuilt: this marker would disappear.
+        # A month, or a day, the delivery does not touch must not be rebuilt: these markers would
+        # disappear.
         con.execute(
-            "UPDATE marts.resident_comments SET description = ? WHERE request_id = ?",
-            [MARKER, UNTOUCHED_MONTH_REQUEST],
+            "UPDATE marts.resident_comments SET description = ? WHERE request_id IN (?, ?)",
+            [MARKER, UNTOUCHED_MONTH_REQUEST, UNTOUCHED_DAY_REQUEST],
         )
     _build(incremental_db, tmp / "incremental")
     _build(full_db, tmp / "full", "--full-refresh")
@@ -127,6 +130,8 @@ def test_untouched_months_are_not_rebuilt_and_touched_ones_are(built) -> None:
             "WHERE request_id = 'R04' ORDER BY grain"
         ).fetchall()
     assert comments[UNTOUCHED_MONTH_REQUEST] == MARKER
+    assert comments[UNTOUCHED_DAY_REQUEST] == MARKER  # request-level models rebuild days
+    assert comments["R04"] != MARKER
     with duckdb.connect(str(built["incremental"]), read_only=True) as con:
         moved = con.execute(
             "SELECT CAST(month_start AS VARCHAR) FROM intermediate.int_feedback__requests_enriched "
@@ -148,14 +153,15 @@ def test_incremental_build_equals_a_full_rebuild(built) -> None:
         duckdb.connect(str(built["incremental"])) as incremental,
         duckdb.connect(str(built["full"]), read_only=True) as full,
     ):
-        original = full.execute(
-            "SELECT description FROM marts.resident_comments WHERE request_id = ?", [UNTOUCHED_MONTH_REQUEST]
-        ).fetchone()
-        assert original is not None
-        incremental.execute(
-            "UPDATE marts.resident_comments SET description = ? WHERE request_id = ?",
-            [original[0], UNTOUCHED_MONTH_REQUEST],
-        )
+        for marked in (UNTOUCHED_MONTH_REQUEST, UNTOUCHED_DAY_REQUEST):
+            original = full.execute(
+                "SELECT description FROM marts.resident_comments WHERE request_id = ?", [marked]
+            ).fetchone()
+            assert original is not None
+            incremental.execute(
+                "UPDATE marts.resident_comments SET description = ? WHERE request_id = ?",
+                [original[0], marked],
+            )
         tables = (*INCREMENTAL_MODELS, *(f"marts.{mart}" for mart in MARTS))
         for table in tables:
             assert _rows(incremental, table) == _rows(full, table), table

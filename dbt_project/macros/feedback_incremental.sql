@@ -111,12 +111,12 @@
     {{ column }} > {% if watermark is none %}timestamp '-infinity'{% else %}timestamp '{{ watermark }}'{% endif %}
 {%- endmacro %}
 
-{#- Months (first day) whose rows this model must rebuild, as a query: every month from a changed
-    day to repeat_window_days after it, since a report can make later reports in that window
-    repeats (int_feedback__requests_enriched), and every model that reads the flag, or reads a
-    model that does, must rebuild those months too. In daily running the window's later months
-    are still empty. -#}
-{% macro _feedback_months_query(state) -%}
+{#- Days whose rows this model must rebuild, as a query: every day from a changed day to
+    repeat_window_days after it, since a report can make later reports in that window repeats
+    (int_feedback__requests_enriched), and every model that reads the flag, or reads a model that
+    does, must rebuild those days too. In daily running the window's later days are still empty.
+    Request-level models rebuild these days; the others the months and quarters holding them. -#}
+{% macro _feedback_days_query(state) -%}
     {#- The requests are named twice rather than in a shared CTE: DuckDB materializes a CTE used
         twice, whole, before the watermark filters could skip the history. -#}
     (
@@ -138,7 +138,7 @@
                 and {{ _timestamp_after('text_scores.scored_at', state.scored_until) }}
             union
             {# The day a request left when a later version moved its opened date: its old row
-               lives in that day's month until the month is rebuilt. #}
+               lives in that day until the day is rebuilt. #}
             select cast(moves.previous_opened_at as date) as changed_day
             from {{ source('raw', 'feedback_request_moves') }} as moves
             where
@@ -146,29 +146,20 @@
                 and {{ _timestamp_after('moves.loaded_at', state.loaded_until) }}
         )
 
-        {#- Every month the window touches, not only those of its two ends: 30 days from 31 January
-            end on 2 March, and February lies between. #}
+        {#- Every day of the window, so every month it touches: 30 days from 31 January end on
+            2 March, and February lies between. #}
         select distinct cast(unnest(generate_series(
-            date_trunc('month', changed_day),
-            date_trunc('month', changed_day + interval {{ var('repeat_window_days') }} day),
-            interval 1 month
-        )) as date) as month_start
+            changed_day,
+            changed_day + interval {{ var('repeat_window_days') }} day,
+            interval 1 day
+        )) as date) as rebuilt_day
         from changed_days
     )
-{%- endmacro %}
-
-{% macro month_of(timestamp_column) -%}
-    cast(date_trunc('month', {{ timestamp_column }}) as date)
 {%- endmacro %}
 
 {#- Pre-hook: delete the rows of the months to rebuild (before the model selects them again). -#}
 {% macro delete_feedback_months(month_column) -%}
     {{ _delete_feedback_rows(month_column ~ ' in ' ~ feedback_months_to_rebuild()) }}
-{%- endmacro %}
-
-{#- Pre-hook for tables keyed by a raw timestamp rather than a month column. -#}
-{% macro delete_feedback_timestamps(timestamp_column) -%}
-    {{ _delete_feedback_rows(feedback_timestamp_in_months_to_rebuild(timestamp_column)) }}
 {%- endmacro %}
 
 {#- Pre-hook for period aggregates: month rows of rebuilt months, quarter rows of their quarters. -#}
@@ -199,9 +190,9 @@
     {#- Rendered at parse time too: its ref() and source() calls are the model's dependencies. -#}
     {%- set state = state or _feedback_rebuild_state() -%}
     {%- set query -%}
-        select distinct cast(cast(date_trunc('{{ unit }}', month_start) as date) as varchar) as period_start
-        from {{ _feedback_months_query(state) }} as months (month_start)
-        where month_start is not null
+        select distinct cast(cast(date_trunc('{{ unit }}', rebuilt_day) as date) as varchar) as period_start
+        from {{ _feedback_days_query(state) }} as days (rebuilt_day)
+        where rebuilt_day is not null
         order by period_start
     {%- endset -%}
     {%- if not (execute and is_incremental()) -%}
@@ -232,23 +223,33 @@
     {{ _date_list(_feedback_dates_to_rebuild('quarter')) }}
 {%- endmacro %}
 
-{#- First day of the earliest month to rebuild (null when there is none). -#}
-{% macro feedback_first_month_to_rebuild() -%}
-    {%- set months = _feedback_dates_to_rebuild('month') -%}
-    {%- if months -%}date '{{ months[0] }}'{%- else -%}cast(null as date){%- endif -%}
+{#- A timestamp falls on a day to rebuild (the request-level models): a day late in a month rewrites
+    that day, not the month so far. The range lets the scan skip row groups. -#}
+{% macro feedback_timestamp_in_days_to_rebuild(timestamp_column) -%}
+    {{ _timestamp_in_periods(timestamp_column, _feedback_dates_to_rebuild('day'), 'day') }}
 {%- endmacro %}
 
-{#- A raw timestamp falls in a month to rebuild; the range lets the scan skip row groups. -#}
-{% macro feedback_timestamp_in_months_to_rebuild(timestamp_column) -%}
-    {{ _timestamp_in_months(timestamp_column, _feedback_dates_to_rebuild('month')) }}
+{#- First day to rebuild (null when there is none). -#}
+{% macro feedback_first_day_to_rebuild() -%}
+    {%- set days = _feedback_dates_to_rebuild('day') -%}
+    {%- if days -%}date '{{ days[0] }}'{%- else -%}cast(null as date){%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook for request-level models: delete the rows of the days to rebuild. -#}
+{% macro delete_feedback_days(timestamp_column) -%}
+    {{ _delete_feedback_rows(feedback_timestamp_in_days_to_rebuild(timestamp_column)) }}
 {%- endmacro %}
 
 {% macro _timestamp_in_months(timestamp_column, months) -%}
-    {%- if months -%}
+    {{ _timestamp_in_periods(timestamp_column, months, 'month') }}
+{%- endmacro %}
+
+{% macro _timestamp_in_periods(timestamp_column, periods, unit) -%}
+    {%- if periods -%}
         (
-            {{ timestamp_column }} >= date '{{ months[0] }}'
-            and {{ timestamp_column }} < date '{{ months[-1] }}' + interval 1 month
-            and {{ month_of(timestamp_column) }} in {{ _date_list(months) }}
+            {{ timestamp_column }} >= date '{{ periods[0] }}'
+            and {{ timestamp_column }} < date '{{ periods[-1] }}' + interval 1 {{ unit }}
+            and cast(date_trunc('{{ unit }}', {{ timestamp_column }}) as date) in {{ _date_list(periods) }}
         )
     {%- else -%}
         false

@@ -1,14 +1,14 @@
 -- One row per service request with the facts the national rollup needs (docs/contracts.md,
--- "Federation"): no text, no pseudonym, no coordinates. Incremental by month, like
--- resident_comments: only months whose requests changed are rebuilt.
-{{ feedback_incremental_config(pre_hook="{{ delete_feedback_months('month_start') }}") }}
+-- "Federation"): no text, no pseudonym, no coordinates. Incremental by day, like
+-- resident_comments: only days whose requests changed are rebuilt.
+{{ feedback_incremental_config(pre_hook="{{ delete_feedback_days('opened_at') }}") }}
 
 with
 
 requests as (
     select * from {{ ref('int_feedback__requests_enriched') }}
     {% if is_incremental() %}
-        where month_start in {{ feedback_months_to_rebuild() }}
+        where {{ feedback_timestamp_in_days_to_rebuild('opened_at') }}
     {% endif %}
 ),
 

@@ -1,15 +1,13 @@
--- Incremental by month (macros/feedback_incremental.sql): only months whose requests or text
--- scores changed since the last build are rebuilt.
-{{ feedback_incremental_config(
-    pre_hook="{{ delete_feedback_timestamps('opened_at') }}"
-) }}
+-- Incremental by day (macros/feedback_incremental.sql): only days whose requests or text scores
+-- changed since the last build are rebuilt.
+{{ feedback_incremental_config(pre_hook="{{ delete_feedback_days('opened_at') }}") }}
 
 with
 
 requests as (
     select * from {{ ref('stg_feedback__requests') }}
     {% if is_incremental() %}
-        where {{ feedback_timestamp_in_months_to_rebuild('opened_at') }}
+        where {{ feedback_timestamp_in_days_to_rebuild('opened_at') }}
     {% endif %}
 ),
 

@@ -1,6 +1,6 @@
--- Incremental by month (macros/feedback_incremental.sql): a build rebuilds the months whose
--- requests changed, plus the months a changed day can make repeats in (repeat window).
-{{ feedback_incremental_config(pre_hook="{{ delete_feedback_months('month_start') }}") }}
+-- Incremental by day (macros/feedback_incremental.sql): a build rebuilds the days whose requests
+-- changed, plus the days a changed day can make repeats in (repeat window).
+{{ feedback_incremental_config(pre_hook="{{ delete_feedback_days('opened_at') }}") }}
 
 with
 
@@ -47,8 +47,8 @@ located as (
         end as location_cell
     from requests
     {% if is_incremental() %}
-        -- the months to rebuild, and the repeat window before them (earlier reports)
-        where opened_at >= {{ feedback_first_month_to_rebuild() }}
+        -- the days to rebuild, and the repeat window before them (earlier reports)
+        where opened_at >= {{ feedback_first_day_to_rebuild() }}
             - interval {{ var('repeat_window_days') }} day
     {% endif %}
 ),
@@ -56,7 +56,7 @@ located as (
 rebuilt as (
     select * from located
     {% if is_incremental() %}
-        where month_start in {{ feedback_months_to_rebuild() }}
+        where {{ feedback_timestamp_in_days_to_rebuild('opened_at') }}
     {% endif %}
 ),
 
