@@ -121,7 +121,11 @@ def staged_snapshot(
 
 @dataclass(frozen=True)
 class MonthPartitioned:
-    """A request-level mart dbt rebuilds month by month (dbt_project/macros/feedback_incremental.sql)."""
+    """A request-level mart published month by month: the months dbt recorded as rebuilt.
+
+    dbt rebuilds these marts by day (dbt_project/macros/feedback_incremental.sql) and records the
+    months holding those days; publishing copies whole months.
+    """
 
     month_expression: str
     # Rows are published in this order (a column whose month is the row's month): newest-first

@@ -240,10 +240,6 @@
     {{ _delete_feedback_rows(feedback_timestamp_in_days_to_rebuild(timestamp_column)) }}
 {%- endmacro %}
 
-{% macro _timestamp_in_months(timestamp_column, months) -%}
-    {{ _timestamp_in_periods(timestamp_column, months, 'month') }}
-{%- endmacro %}
-
 {% macro _timestamp_in_periods(timestamp_column, periods, unit) -%}
     {%- if periods -%}
         (
@@ -337,9 +333,17 @@
     {%- endif -%}
     {%- set months = records[1].split(',') if records[1] else [] -%}
     {%- if timestamp_column is not none -%}
-        {{ return(_timestamp_in_months(timestamp_column, months)) }}
+        {{ return(_timestamp_in_periods(timestamp_column, months, 'month')) }}
     {%- endif -%}
     {{ return(month_column ~ ' in ' ~ _date_list(months)) }}
+{%- endmacro %}
+
+{#- The relation a test is attached to, as it exists in the warehouse (none if not built). -#}
+{% macro tested_model_relation(test_node) -%}
+    {%- set model_node = graph.nodes[test_node.attached_node] -%}
+    {{ return(adapter.get_relation(
+        database=model_node.database, schema=model_node.schema,
+        identifier=model_node.alias or model_node.name)) }}
 {%- endmacro %}
 
 {#- on-run-end: remember how far each passing unique_where_changed test checked its model. -#}
@@ -350,10 +354,7 @@
             and result.status == 'pass'
             and result.node.test_metadata is not none
             and result.node.test_metadata.name == 'unique_where_changed' -%}
-            {%- set model_node = graph.nodes[result.node.attached_node] -%}
-            {%- set model_relation = adapter.get_relation(
-                database=model_node.database, schema=model_node.schema,
-                identifier=model_node.alias or model_node.name) -%}
+            {%- set model_relation = tested_model_relation(result.node) -%}
             {%- set changed_at_column = result.node.test_metadata.kwargs.get('changed_at_column') -%}
             {%- if model_relation is not none %}
                 delete from {{ unique_verified_relation() }} where model_name = '{{ model_relation.identifier }}';

@@ -65,8 +65,9 @@ def civicloop_dbt_models(
 ) -> Iterator[Any]:
     """All dbt models, seeds and snapshots; one `dbt build` per run (start-up dominates small builds).
 
-    The request-level feedback models are incremental by month (dbt_project/macros/
-    feedback_incremental.sql), so a day's file rebuilds the months it touches, not the history.
+    The feedback models are incremental (dbt_project/macros/feedback_incremental.sql): a day's
+    file rebuilds the days it touches in the request-level models and the months holding them in
+    the aggregates, not the history.
     """
     prune_dbt_run_folders(DBT_PROJECT_DIR / "target")
     full_refresh = config.full_refresh

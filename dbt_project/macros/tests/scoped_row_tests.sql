@@ -90,10 +90,7 @@
             if result.node.resource_type == 'test'
             and result.status == 'pass'
             and _last_passed_placeholder() in (result.node.config.where or '') -%}
-            {%- set model_node = graph.nodes[result.node.attached_node] -%}
-            {%- set model_relation = adapter.get_relation(
-                database=model_node.database, schema=model_node.schema,
-                identifier=model_node.alias or model_node.name) -%}
+            {%- set model_relation = tested_model_relation(result.node) -%}
             {%- if model_relation is not none %}
                 delete from {{ tests_verified_relation() }} where test_id = '{{ result.node.unique_id }}';
                 insert into {{ tests_verified_relation() }} (test_id, fingerprint, verified_until, recorded_at)
