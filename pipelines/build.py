@@ -12,6 +12,7 @@ from pathlib import Path
 from dbt.cli.main import dbtRunner
 
 from pipelines.settings import Settings
+from pipelines.warm_dbt import SOCKET_ENV as WARM_DBT_SOCKET_ENV
 
 
 class DbtParseError(RuntimeError):
@@ -37,7 +38,8 @@ def dbt_manifest_fingerprint(settings: Settings) -> str:
         digest.update(f"{path.relative_to(project_dir).as_posix()}\n".encode())
         digest.update(path.read_bytes())
     for name, value in sorted(os.environ.items()):
-        if name.startswith(("CIVICLOOP_", "DBT_")):
+        # The warm dbt server's socket is set only while a run lasts, and changes with every run.
+        if name.startswith(("CIVICLOOP_", "DBT_")) and name != WARM_DBT_SOCKET_ENV:
             digest.update(f"{name}={value}\n".encode())
     return digest.hexdigest()
 

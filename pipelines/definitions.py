@@ -33,7 +33,7 @@ defs = dg.Definitions(
     jobs=jobs,
     schedules=schedules,
     sensors=sensors,
-    resources={**build_resources(settings), "dbt": dbt_resource()},
+    resources={**build_resources(settings), "dbt": dbt_resource(warm_start=settings.warm_dbt)},
     # Steps share one DuckDB file that only one process may write: run them in one process,
     # which on 2 cores is also 2x faster than the multiprocess executor (STACK_NOTES).
     executor=dg.in_process_executor,

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     editors_file: Path | None = Field(
         default=None, description="Hashed editor credentials; default <data>/secrets/editors.toml."
     )
+    warm_dbt: bool = Field(
+        default=True,
+        description="Start dbt commands from a dbt imported once per run (pipelines/warm_dbt.py); "
+        "false runs each as a fresh process.",
+    )
 
     @cached_property
     def resolved_data_dir(self) -> Path:

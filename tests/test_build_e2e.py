@@ -66,6 +66,20 @@ def test_the_build_runs_dbt_tests_but_not_dbt_unit_tests(built_city) -> None:
     assert "unit_test" not in kinds
 
 
+def test_the_build_forks_its_dbt_command_from_the_runs_warm_dbt_server(built_city) -> None:
+    """pipelines/warm_dbt.py: the dbt resource starts a server per run; dbt runs as its fork."""
+    import dagster as dg
+
+    from pipelines.warm_dbt import WarmDbtServer, client_executable
+
+    if not (WarmDbtServer.supported() and client_executable().is_file()):
+        pytest.skip("the warm dbt server needs Linux and the civicloop-dbt script (make venv)")
+    settings, outcome, _ = built_city
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        messages = [entry.user_message for entry in instance.all_logs(outcome.run_id)]
+    assert "Warm dbt server: 1 dbt command(s) forked from it in this run." in messages
+
+
 def test_every_row_read_is_accepted_or_quarantined(built_city) -> None:
     settings, _, _ = built_city
     with published(settings) as con:

@@ -1,8 +1,8 @@
 """The dbt project as Dagster assets: staging -> intermediate -> marts, tests as asset checks."""
 
 import json
+import os
 import shutil
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -14,9 +14,10 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_duckdb import DuckDBResource
 from dbt.version import __version__ as installed_dbt_version
 from packaging import version
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from pipelines.settings import PROJECT_ROOT, dbt_project_vars
+from pipelines.warm_dbt import SOCKET_ENV, WarmDbtServer, client_executable, plain_dbt_executable
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # The newest per-run dbt target folders kept for debugging a run (prune_dbt_run_folders).
@@ -149,7 +150,33 @@ class LocalDbtCliResource(DbtCliResource):
 
     DbtCliResource runs ``dbt --version`` once per run to learn it, which starts a second Python
     with dbt (2-9 s on two cores) and looks up the newest release on pypi.org on every build.
+
+    With ``warm_start``, a run starts a warm dbt server when the resource is set up (while the
+    first steps run) and every dbt command of the run is a fork of it (pipelines/warm_dbt.py).
     """
+
+    warm_start: bool = Field(
+        default=False,
+        description="Fork dbt commands from a dbt imported once per run (needs civicloop-dbt as "
+        "dbt_executable; Linux).",
+    )
+    _warm_server: WarmDbtServer | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if not (self.warm_start and WarmDbtServer.supported()):
+            return
+        self._warm_server = WarmDbtServer(Path(self.project_dir), Path(self.profiles_dir or self.project_dir))
+        os.environ[SOCKET_ENV] = self._warm_server.address
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._warm_server is None:
+            return
+        if os.environ.get(SOCKET_ENV) == self._warm_server.address:
+            del os.environ[SOCKET_ENV]
+        served = self._warm_server.stop()
+        self._warm_server = None
+        if context.log is not None:
+            context.log.info(f"Warm dbt server: {served} dbt command(s) forked from it in this run.")
 
     @cached_property
     def _cli_version(self) -> version.Version:
@@ -165,11 +192,17 @@ class LocalDbtCliResource(DbtCliResource):
         return None
 
 
-def dbt_resource() -> DbtCliResource:
-    # The dbt next to this interpreter, so that a build never depends on PATH.
+def dbt_resource(warm_start: bool = True) -> DbtCliResource:
+    """The dbt resource: dbt from beside this interpreter, so that a build never depends on PATH.
+
+    Warm when asked and ``civicloop-dbt`` is installed (``make venv`` installs it).
+    """
+    client = client_executable()
+    warm = warm_start and client.is_file() and WarmDbtServer.supported()
     return LocalDbtCliResource(
         # DbtCliResource.__init__ takes a DbtProject; mypy sees only the pydantic field (str).
         project_dir=dbt_project,  # type: ignore[arg-type]
         profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        dbt_executable=str(client if warm else plain_dbt_executable()),
+        warm_start=warm,
     )
