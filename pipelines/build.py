@@ -6,13 +6,13 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dbt.cli.main import dbtRunner
 
 from pipelines.settings import Settings
-from pipelines.warm_dbt import SOCKET_ENV as WARM_DBT_SOCKET_ENV
 
 
 class DbtParseError(RuntimeError):
@@ -22,24 +22,30 @@ class DbtParseError(RuntimeError):
 # Folders dbt writes into; their contents never change what a parse produces.
 _DBT_OUTPUT_FOLDERS = frozenset({"target", "logs", "dbt_packages"})
 _MANIFEST_FINGERPRINT = "civicloop_manifest.sha256"
+# env_var('NAME') or env_var("NAME", default) in the project's Jinja.
+_ENV_VAR_CALL = re.compile(rb"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 
 
 def dbt_manifest_fingerprint(settings: Settings) -> str:
     """What a ``dbt parse`` depends on: the project's files, the dbt version and the environment.
 
-    The environment counts because profiles.yml reads the warehouse path from it, and the path
-    names the database that every node in the manifest carries.
+    The environment counts where the project reads it (``env_var('NAME')``: profiles.yml reads the
+    warehouse path, which names the database every node in the manifest carries) and where dbt
+    does (``DBT_*``). Other settings, such as the city's name or the warm dbt server's socket, do
+    not make a new manifest.
     """
     from dbt.version import __version__ as dbt_version
 
     digest = hashlib.sha256(f"dbt {dbt_version}\n".encode())
     project_dir = settings.dbt_project_dir
+    read_variables: set[str] = set()
     for path in _project_source_files(project_dir):
+        content = path.read_bytes()
         digest.update(f"{path.relative_to(project_dir).as_posix()}\n".encode())
-        digest.update(path.read_bytes())
+        digest.update(content)
+        read_variables.update(name.decode() for name in _ENV_VAR_CALL.findall(content))
     for name, value in sorted(os.environ.items()):
-        # The warm dbt server's socket is set only while a run lasts, and changes with every run.
-        if name.startswith(("CIVICLOOP_", "DBT_")) and name != WARM_DBT_SOCKET_ENV:
+        if name in read_variables or name.startswith("DBT_"):
             digest.update(f"{name}={value}\n".encode())
     return digest.hexdigest()
 

@@ -149,6 +149,12 @@ def test_dbt_parse_is_skipped_only_while_nothing_it_reads_changed(
     assert dbt_manifest_fingerprint(settings) != before, "profiles.yml reads this variable"
     monkeypatch.setenv("CIVICLOOP_DUCKDB_MEMORY_LIMIT", configured)
     assert dbt_manifest_fingerprint(settings) == before
+    # Settings the dbt project never reads leave the manifest as it is.
+    monkeypatch.setenv("CIVICLOOP_CITY_NAME", "Another City")
+    monkeypatch.setenv("CIVICLOOP_WARM_DBT", "false")
+    assert dbt_manifest_fingerprint(settings) == before
+    monkeypatch.setenv("DBT_STATIC_PARSER", "false")
+    assert dbt_manifest_fingerprint(settings) != before, "dbt reads its DBT_ variables"
     # Another warehouse path names another database in every manifest node: parse again.
     prepare_dbt_manifest(Settings(data_dir=tmp_path / "other"))
     assert manifest.stat().st_mtime_ns != written
