@@ -13,6 +13,7 @@ from pathlib import Path
 from dbt.cli.main import dbtRunner
 
 from pipelines.settings import Settings
+from pipelines.warm_dbt import PARTIAL_PARSE_KEY_FILE
 
 
 class DbtParseError(RuntimeError):
@@ -22,6 +23,7 @@ class DbtParseError(RuntimeError):
 # Folders dbt writes into; their contents never change what a parse produces.
 _DBT_OUTPUT_FOLDERS = frozenset({"target", "logs", "dbt_packages"})
 _MANIFEST_FINGERPRINT = "civicloop_manifest.sha256"
+_WAREHOUSE_PATH_VARIABLE = "CIVICLOOP_WAREHOUSE_PATH"
 # env_var('NAME') or env_var("NAME", default) in the project's Jinja.
 _ENV_VAR_CALL = re.compile(rb"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 
@@ -29,10 +31,12 @@ _ENV_VAR_CALL = re.compile(rb"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 def dbt_manifest_fingerprint(settings: Settings) -> str:
     """What a ``dbt parse`` depends on: the project's files, the dbt version and the environment.
 
-    The environment counts where the project reads it (``env_var('NAME')``: profiles.yml reads the
-    warehouse path, which names the database every node in the manifest carries) and where dbt
-    does (``DBT_*``). Other settings, such as the city's name or the warm dbt server's socket, do
-    not make a new manifest.
+    The environment counts where the project reads it (``env_var('NAME')``) and where dbt does
+    (``DBT_*``). Other settings, such as the city's name or the warm dbt server's socket, do not
+    make a new manifest. Of the warehouse path only the file name counts: it names the database
+    that every node in the manifest carries, while its folder changes nothing in the manifest. So a
+    new data folder reuses the manifest; dbt's partial-parse file, which does depend on the whole
+    profile, is refreshed beside the run by the warm dbt server (``partial_parse_key``).
     """
     from dbt.version import __version__ as dbt_version
 
@@ -46,7 +50,8 @@ def dbt_manifest_fingerprint(settings: Settings) -> str:
         read_variables.update(name.decode() for name in _ENV_VAR_CALL.findall(content))
     for name, value in sorted(os.environ.items()):
         if name in read_variables or name.startswith("DBT_"):
-            digest.update(f"{name}={value}\n".encode())
+            kept = Path(value).name if name == _WAREHOUSE_PATH_VARIABLE else value
+            digest.update(f"{name}={kept}\n".encode())
     return digest.hexdigest()
 
 
@@ -64,11 +69,26 @@ def _project_source_files(project_dir: Path) -> list[Path]:
     return sorted(files)
 
 
+def partial_parse_key(settings: Settings) -> str:
+    """What dbt's partial-parse file was written for: the manifest's fingerprint and the profile.
+
+    dbt parses the whole project again when the profile changes (the warehouse path is in it), so
+    the file is current only for the key recorded beside it (``PARTIAL_PARSE_KEY_FILE``).
+    """
+    return f"{dbt_manifest_fingerprint(settings)}\n{settings.warehouse_path}\n"
+
+
+def partial_parse_is_current(settings: Settings) -> bool:
+    recorded = settings.dbt_project_dir / "target" / PARTIAL_PARSE_KEY_FILE
+    return recorded.is_file() and recorded.read_text(encoding="utf-8") == partial_parse_key(settings)
+
+
 def prepare_dbt_manifest(settings: Settings) -> None:
     """Write dbt_project/target/manifest.json, which the Dagster definitions load at import.
 
-    The parse is skipped when the manifest was written for the same fingerprint: it costs 3–6 s
-    of every build and increment, for a file that only changes when the project does.
+    The parse is skipped when the manifest was written for the same fingerprint: it costs 3–9 s
+    of every build and increment, for a file that only changes when the project does (not with
+    the data folder: ``dbt_manifest_fingerprint``).
     """
     settings.export_tool_environment()
     target = settings.dbt_project_dir / "target"
@@ -85,6 +105,7 @@ def prepare_dbt_manifest(settings: Settings) -> None:
     if not result.success:
         raise DbtParseError(f"dbt parse failed: {result.exception}")
     recorded.write_text(fingerprint + "\n", encoding="utf-8")
+    (target / PARTIAL_PARSE_KEY_FILE).write_text(partial_parse_key(settings), encoding="utf-8")
 
 
 @dataclass

@@ -23,6 +23,7 @@ The client imports only the standard library: it starts in tens of milliseconds.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import importlib
 import io
@@ -34,6 +35,7 @@ import signal
 import socket
 import struct
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,10 @@ _STANDARD_STREAMS = (0, 1, 2)
 _LOST_SERVER_EXIT = 2
 # The pid of the process that started the server, kept across its restart without the warm-up.
 _STARTER_ENV = "CIVICLOOP_WARM_DBT_STARTER"
+# Set when the project's partial-parse file was written for another profile (another warehouse):
+# the server parses first and records this key (pipelines.build.partial_parse_key) beside it.
+_PARSE_KEY_ENV = "CIVICLOOP_WARM_DBT_PARSE_KEY"
+PARTIAL_PARSE_KEY_FILE = "civicloop_partial_parse.key"
 _NO_TRACKING = {"DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 # Written by the server as it ends: how many dbt commands it forked.
 _SERVED_FILE = "served"
@@ -121,7 +127,12 @@ class WarmDbtServer:
         """Linux only: the server waits on its dbt processes through pidfds."""
         return sys.platform == "linux" and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")
 
-    def __init__(self, project_dir: Path, profiles_dir: Path) -> None:
+    def __init__(self, project_dir: Path, profiles_dir: Path, partial_parse_key: str | None = None) -> None:
+        """Start the server, which parses first when given ``partial_parse_key``.
+
+        The parse writes ``target/partial_parse.msgpack`` for this profile and records the key
+        beside it (pipelines.build.partial_parse_key).
+        """
         import subprocess
         import tempfile
 
@@ -148,7 +159,11 @@ class WarmDbtServer:
             pass_fds=(listener.fileno(), lifeline_read),
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, _STARTER_ENV: str(os.getpid())},
+            env={
+                **os.environ,
+                _STARTER_ENV: str(os.getpid()),
+                **({_PARSE_KEY_ENV: partial_parse_key} if partial_parse_key else {}),
+            },
         )
         listener.close()
         os.close(lifeline_read)
@@ -197,7 +212,10 @@ def serve(
     # forever: a warm-up that had to parse the project from scratch leaves dbt's static parser
     # with a pool of two threads (rayon, in dbt_extractor).
     threads_after_import = _native_thread_count()
+    parse_key = os.environ.pop(_PARSE_KEY_ENV, None)
     if warm_up:
+        if parse_key:
+            _parse_in_child(project_dir, profiles_dir, scratch, parse_key)
         _warm_up(project_dir, profiles_dir, scratch)
         if _native_thread_count() > threads_after_import:
             arguments = [str(listener_fd), str(lifeline_fd), project_dir, profiles_dir, scratch, "cold"]
@@ -273,6 +291,44 @@ class _RunningDbt:
         self.connection.close()
 
 
+def _parse_in_child(project_dir: str, profiles_dir: str, scratch: str, key: str) -> None:
+    """Parse the project for this profile in a forked child and install its partial-parse file.
+
+    A new warehouse path makes dbt parse the whole project again (its profile is part of what the
+    partial-parse file was written for): done here, beside the run's first steps, instead of at the
+    start of its dbt command. In a child, because the parse starts the static parser's thread pool,
+    which no later fork could use. The file replaces the project's atomically, so dagster-dbt never
+    copies half of it.
+    """
+    target = Path(project_dir) / "target"
+    parsed = Path(scratch)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            with _stdout_silenced():
+                from dbt.cli.main import dbtRunner
+
+                arguments = ["parse", "--quiet", "--project-dir", project_dir, "--profiles-dir", profiles_dir]
+                arguments += ["--target-path", str(parsed), "--log-path", str(parsed)]
+                code = 0 if dbtRunner().invoke(arguments).success else 1
+            atexit._run_exitfuncs()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        print("civicloop-dbt: the background dbt parse failed; dbt will parse itself", file=sys.stderr)
+        return
+    target.mkdir(exist_ok=True)
+    for name, content in (
+        ("partial_parse.msgpack", (parsed / "partial_parse.msgpack").read_bytes()),
+        (PARTIAL_PARSE_KEY_FILE, key.encode()),
+    ):
+        staging = target / f".{name}.{os.getpid()}.tmp"
+        staging.write_bytes(content)
+        staging.replace(target / name)
+
+
 def _warm_up(project_dir: str, profiles_dir: str, scratch: str) -> None:
     """Import dbt and list one kind of node of the project, as a first command does.
 
@@ -284,21 +340,30 @@ def _warm_up(project_dir: str, profiles_dir: str, scratch: str) -> None:
 
     Path(scratch).mkdir(parents=True, exist_ok=True)
     partial_parse = Path(project_dir) / "target" / "partial_parse.msgpack"
-    if partial_parse.is_file():
+    if partial_parse.is_file() and not (Path(scratch) / partial_parse.name).is_file():
         shutil.copy(partial_parse, Path(scratch) / partial_parse.name)
     arguments = ["ls", "--resource-type", "seed", "--quiet", "--project-dir", project_dir]
     arguments += ["--profiles-dir", profiles_dir, "--target-path", scratch, "--log-path", scratch]
-    saved_stdout = os.dup(1)
-    with Path(os.devnull).open("w") as devnull:
-        os.dup2(devnull.fileno(), 1)
+    with _stdout_silenced():
         try:
             dbtRunner().invoke(arguments)
         except Exception as error:  # a failed warm-up only leaves a colder dbt
             print(f"civicloop-dbt: warm-up failed, dbt starts colder: {error}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """Send file descriptor 1 to /dev/null for a while: the warm-up's listings are for nobody."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with Path(os.devnull).open("w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        try:
+            yield
         finally:
             sys.stdout.flush()
-            os.dup2(saved_stdout, 1)
-            os.close(saved_stdout)
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def _release_before_exec() -> None:

@@ -11,7 +11,12 @@ import duckdb
 import pytest
 import yaml
 
-from pipelines.build import _project_source_files, dbt_manifest_fingerprint, prepare_dbt_manifest
+from pipelines.build import (
+    _project_source_files,
+    dbt_manifest_fingerprint,
+    partial_parse_is_current,
+    prepare_dbt_manifest,
+)
 from pipelines.settings import PROJECT_ROOT, Settings
 
 
@@ -155,9 +160,16 @@ def test_dbt_parse_is_skipped_only_while_nothing_it_reads_changed(
     assert dbt_manifest_fingerprint(settings) == before
     monkeypatch.setenv("DBT_STATIC_PARSER", "false")
     assert dbt_manifest_fingerprint(settings) != before, "dbt reads its DBT_ variables"
-    # Another warehouse path names another database in every manifest node: parse again.
-    prepare_dbt_manifest(Settings(data_dir=tmp_path / "other"))
-    assert manifest.stat().st_mtime_ns != written
+    monkeypatch.delenv("DBT_STATIC_PARSER")
+    # Another data folder keeps the warehouse's file name, hence the manifest, but not dbt's
+    # partial-parse file: the warm dbt server refreshes that one (tests/test_warm_dbt.py).
+    other = Settings(data_dir=tmp_path / "other")
+    prepare_dbt_manifest(other)
+    assert manifest.stat().st_mtime_ns == written
+    assert not partial_parse_is_current(other)
+    # Another file name names another database in every manifest node: parse again.
+    monkeypatch.setenv("CIVICLOOP_WAREHOUSE_PATH", str(tmp_path / "warehouse" / "elsewhere.duckdb"))
+    assert dbt_manifest_fingerprint(settings) != before
 
 
 def test_the_parse_fingerprint_reads_the_project_but_not_dbt_output(tmp_path: Path) -> None:

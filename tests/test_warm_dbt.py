@@ -7,6 +7,7 @@ project's own dbt project and a scratch DuckDB file.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,13 @@ import duckdb
 import pytest
 
 from pipelines.defs.transform import DBT_PROJECT_DIR
-from pipelines.warm_dbt import SOCKET_ENV, WarmDbtServer, client_executable, plain_dbt_executable
+from pipelines.warm_dbt import (
+    PARTIAL_PARSE_KEY_FILE,
+    SOCKET_ENV,
+    WarmDbtServer,
+    client_executable,
+    plain_dbt_executable,
+)
 
 pytestmark = pytest.mark.skipif(
     not (WarmDbtServer.supported() and client_executable().is_file()),
@@ -211,3 +218,37 @@ def test_the_server_ends_when_the_process_that_started_it_dies(tmp_path: Path) -
     assert wait_until(lambda: process_gone(int(pid)), timeout=120)
     # Nobody is left to read what it served, so it removes its folder itself.
     assert not Path(address).parent.exists()
+
+
+def test_a_server_given_a_stale_partial_parse_parses_for_its_profile_first(
+    dbt_environment: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new data folder reuses the manifest, but dbt's partial-parse file names the old profile.
+
+    The server parses in a forked child beside the run and installs the file with its key, so the
+    run's dbt command starts from a partial parse instead of parsing the whole project.
+    """
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    monkeypatch.setenv("CIVICLOOP_WAREHOUSE_PATH", dbt_environment["CIVICLOOP_WAREHOUSE_PATH"])
+    warm = WarmDbtServer(project, project, partial_parse_key="key for this profile\n")
+    assert warm.stop() == 0
+    installed = project / "target" / "partial_parse.msgpack"
+    assert (project / "target" / PARTIAL_PARSE_KEY_FILE).read_text() == "key for this profile\n"
+    assert not list((project / "target").glob(".*.tmp"))
+
+    # dbt itself accepts the installed file for this profile: no full parse.
+    target = tmp_path / "listing"
+    target.mkdir()
+    shutil.copy(installed, target / installed.name)
+    listing = subprocess.run(
+        [str(plain_dbt_executable()), "ls", "--resource-type", "seed", "--target-path", str(target)],
+        env={**dbt_environment, "DBT_PROJECT_DIR": str(project), "DBT_PROFILES_DIR": str(project)},
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert listing.returncode == 0, listing.stdout + listing.stderr
+    log = (Path(dbt_environment["DBT_LOG_PATH"]) / "dbt.log").read_text(errors="replace")
+    assert "Unable to do partial parsing" not in log
+    assert "Partial parsing enabled" in log or "skipping parsing" in log

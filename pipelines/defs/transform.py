@@ -16,7 +16,7 @@ from dbt.version import __version__ as installed_dbt_version
 from packaging import version
 from pydantic import Field, PrivateAttr
 
-from pipelines.settings import PROJECT_ROOT, dbt_project_vars
+from pipelines.settings import PROJECT_ROOT, Settings, dbt_project_vars
 from pipelines.warm_dbt import SOCKET_ENV, WarmDbtServer, client_executable, plain_dbt_executable
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -165,7 +165,15 @@ class LocalDbtCliResource(DbtCliResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if not (self.warm_start and WarmDbtServer.supported()):
             return
-        self._warm_server = WarmDbtServer(Path(self.project_dir), Path(self.profiles_dir or self.project_dir))
+        from pipelines.build import partial_parse_is_current, partial_parse_key
+
+        settings = Settings()
+        stale = not partial_parse_is_current(settings)
+        self._warm_server = WarmDbtServer(
+            Path(self.project_dir),
+            Path(self.profiles_dir or self.project_dir),
+            partial_parse_key=partial_parse_key(settings) if stale else None,
+        )
         os.environ[SOCKET_ENV] = self._warm_server.address
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
