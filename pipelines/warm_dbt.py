@@ -9,9 +9,11 @@ after its imports.
 
 - ``WarmDbtServer`` (parent side): made by the dbt resource for the length of a run. It binds the
   Unix socket itself, so a client can connect (and wait) while the server is still warming up.
-- ``serve`` (``python -m pipelines.warm_dbt``): imports dbt, warms it with a ``dbt ls`` of the
-  project into a scratch folder, then forks a dbt for each request. It ends when the run's side of
-  its lifeline pipe closes, also when the run's process dies.
+- ``serve`` (``python -m pipelines.warm_dbt``): imports dbt; when the data folder is new to dbt,
+  parses the project for its profile in a forked child (so the run's dbt command finds a current
+  partial-parse file); warms dbt with a ``dbt ls`` of the project into a scratch folder; then
+  forks a dbt for each request. It ends when the run's side of its lifeline pipe closes, also
+  when the run's process dies.
 - ``client_main`` (the ``civicloop-dbt`` executable that dagster-dbt runs instead of ``dbt``): hands
   its arguments, working folder, environment and standard streams to the server, passes SIGINT and
   SIGTERM on to the forked dbt, and exits with its exit code. With no server, or a server that
@@ -172,16 +174,24 @@ class WarmDbtServer:
     def pid(self) -> int:
         return self._process.pid
 
-    def stop(self, timeout: float = 30.0) -> int:
-        """End the server (it stops any dbt still running), remove its folder; commands served."""
+    def stop(self, timeout: float = 2.0) -> int:
+        """End the server (it stops any dbt still running), remove its folder; commands served.
+
+        A server still warming up (a run that ended before its dbt step, say) does not see the
+        lifeline until it is done: after ``timeout`` seconds it is terminated instead of awaited.
+        """
         import subprocess
 
         os.close(self._lifeline)
         try:
             self._process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
         tally = self._folder / _SERVED_FILE
         served = int(tally.read_text(encoding="utf-8")) if tally.is_file() else 0
         shutil.rmtree(self._folder, ignore_errors=True)
@@ -200,6 +210,7 @@ def serve(
     threads behind.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
     # No usage statistics from the warm-up: their sender's threads would outlive it (and dbt
     # reads the switch when it is imported).
     os.environ.update(_NO_TRACKING)
@@ -364,6 +375,12 @@ def _stdout_silenced() -> Iterator[None]:
             sys.stdout.flush()
             os.dup2(saved, 1)
             os.close(saved)
+
+
+def _exit_on_terminate(_signal_number: int, _frame: object) -> None:
+    """Leave at once, but as an exit would: release the warm-up's semaphores (no leak warnings)."""
+    atexit._run_exitfuncs()
+    os._exit(0)
 
 
 def _release_before_exec() -> None:

@@ -228,11 +228,12 @@ def test_a_server_given_a_stale_partial_parse_parses_for_its_profile_first(
     The server parses in a forked child beside the run and installs the file with its key, so the
     run's dbt command starts from a partial parse instead of parsing the whole project.
     """
-    project = tmp_path / "dbt_project"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    project = copy_of_the_dbt_project(tmp_path)
     monkeypatch.setenv("CIVICLOOP_WAREHOUSE_PATH", dbt_environment["CIVICLOOP_WAREHOUSE_PATH"])
     warm = WarmDbtServer(project, project, partial_parse_key="key for this profile\n")
-    assert warm.stop() == 0
+    # The server answers only once it has warmed up, so a first command waits for the parse.
+    assert run_client(["--version"], {**dbt_environment, SOCKET_ENV: warm.address}).returncode == 0
+    assert warm.stop() == 1
     installed = project / "target" / "partial_parse.msgpack"
     assert (project / "target" / PARTIAL_PARSE_KEY_FILE).read_text() == "key for this profile\n"
     assert not list((project / "target").glob(".*.tmp"))
@@ -252,3 +253,24 @@ def test_a_server_given_a_stale_partial_parse_parses_for_its_profile_first(
     log = (Path(dbt_environment["DBT_LOG_PATH"]) / "dbt.log").read_text(errors="replace")
     assert "Unable to do partial parsing" not in log
     assert "Partial parsing enabled" in log or "skipping parsing" in log
+
+
+def copy_of_the_dbt_project(tmp_path: Path) -> Path:
+    """The project without its parse results, so that dbt must parse it whole (several seconds)."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    return project
+
+
+def test_a_server_stopped_while_it_warms_up_is_not_waited_for(
+    dbt_environment: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that ends before its dbt step (a failed gate) must not wait for the warm-up."""
+    project = copy_of_the_dbt_project(tmp_path)
+    monkeypatch.setenv("CIVICLOOP_WAREHOUSE_PATH", dbt_environment["CIVICLOOP_WAREHOUSE_PATH"])
+    warm = WarmDbtServer(project, project, partial_parse_key="key\n")
+    assert warm.stop() == 0
+    assert process_gone(warm.pid)
+    # Stopped in the middle of the parse: nothing was installed, and its folder is gone.
+    assert not (project / "target" / PARTIAL_PARSE_KEY_FILE).exists()
+    assert not Path(warm.address).parent.exists()
