@@ -54,6 +54,8 @@ _STARTER_ENV = "CIVICLOOP_WARM_DBT_STARTER"
 _PARSE_KEY_ENV = "CIVICLOOP_WARM_DBT_PARSE_KEY"
 PARTIAL_PARSE_KEY_FILE = "civicloop_partial_parse.key"
 _NO_TRACKING = {"DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+# The pid of the server's background parse while it runs (a one-item list, set in the server).
+_PARSING_CHILD: list[int] = []
 # Written by the server as it ends: how many dbt commands it forked.
 _SERVED_FILE = "served"
 
@@ -326,7 +328,9 @@ def _parse_in_child(project_dir: str, profiles_dir: str, scratch: str, key: str)
             atexit._run_exitfuncs()
         finally:
             os._exit(code)
+    _PARSING_CHILD[:] = [pid]
     _, status = os.waitpid(pid, 0)
+    _PARSING_CHILD.clear()
     if os.waitstatus_to_exitcode(status) != 0:
         print("civicloop-dbt: the background dbt parse failed; dbt will parse itself", file=sys.stderr)
         return
@@ -378,7 +382,14 @@ def _stdout_silenced() -> Iterator[None]:
 
 
 def _exit_on_terminate(_signal_number: int, _frame: object) -> None:
-    """Leave at once, but as an exit would: release the warm-up's semaphores (no leak warnings)."""
+    """Leave at once, but as an exit would.
+
+    Releases the warm-up's semaphores (no leak warnings) and takes a background parse along (its
+    folder is about to be removed).
+    """
+    if _PARSING_CHILD:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(_PARSING_CHILD[0], signal.SIGKILL)
     atexit._run_exitfuncs()
     os._exit(0)
 

@@ -78,6 +78,12 @@ def forked_dbts(server_pid: int) -> list[int]:
     return [pid for pid in pids if b"resource_tracker" not in command_line(pid)]
 
 
+def processes_naming(text: str) -> list[int]:
+    """Live processes whose command line contains ``text``."""
+    pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    return [pid for pid in pids if text.encode() in command_line(pid) and not process_gone(pid)]
+
+
 def command_line(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -271,6 +277,8 @@ def test_a_server_stopped_while_it_warms_up_is_not_waited_for(
     warm = WarmDbtServer(project, project, partial_parse_key="key\n")
     assert warm.stop() == 0
     assert process_gone(warm.pid)
+    # Its background parse (a fork: the same command line, naming the project copy) went with it.
+    assert wait_until(lambda: not processes_naming(str(project)), timeout=3)
     # Stopped in the middle of the parse: nothing was installed, and its folder is gone.
     assert not (project / "target" / PARTIAL_PARSE_KEY_FILE).exists()
     assert not Path(warm.address).parent.exists()
