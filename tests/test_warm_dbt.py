@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.defs.transform import DBT_PROJECT_DIR
+from pipelines.settings import PROJECT_ROOT
 from pipelines.warm_dbt import (
     PARTIAL_PARSE_KEY_FILE,
     SOCKET_ENV,
@@ -26,6 +26,9 @@ from pipelines.warm_dbt import (
     client_executable,
     plain_dbt_executable,
 )
+
+# Not pipelines.defs.transform's: importing it needs a parsed project (its manifest).
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 pytestmark = pytest.mark.skipif(
     not (WarmDbtServer.supported() and client_executable().is_file()),
