@@ -13,7 +13,7 @@ from pathlib import Path
 from dbt.cli.main import dbtRunner
 
 from pipelines.settings import Settings
-from pipelines.warm_dbt import PARTIAL_PARSE_KEY_FILE
+from pipelines.warm_dbt import PARTIAL_PARSE_KEY_FILE, partial_parse_stamp, record_partial_parse
 
 
 class DbtParseError(RuntimeError):
@@ -79,8 +79,11 @@ def partial_parse_key(settings: Settings) -> str:
 
 
 def partial_parse_is_current(settings: Settings) -> bool:
-    recorded = settings.dbt_project_dir / "target" / PARTIAL_PARSE_KEY_FILE
-    return recorded.is_file() and recorded.read_text(encoding="utf-8") == partial_parse_key(settings)
+    """True when dbt's partial-parse file was written for this key and not rewritten since."""
+    target = settings.dbt_project_dir / "target"
+    recorded = target / PARTIAL_PARSE_KEY_FILE
+    expected = partial_parse_key(settings) + partial_parse_stamp(target)
+    return recorded.is_file() and recorded.read_text(encoding="utf-8") == expected
 
 
 def prepare_dbt_manifest(settings: Settings) -> None:
@@ -105,7 +108,7 @@ def prepare_dbt_manifest(settings: Settings) -> None:
     if not result.success:
         raise DbtParseError(f"dbt parse failed: {result.exception}")
     recorded.write_text(fingerprint + "\n", encoding="utf-8")
-    (target / PARTIAL_PARSE_KEY_FILE).write_text(partial_parse_key(settings), encoding="utf-8")
+    record_partial_parse(target, partial_parse_key(settings))
 
 
 @dataclass

@@ -335,13 +335,31 @@ def _parse_in_child(project_dir: str, profiles_dir: str, scratch: str, key: str)
         print("civicloop-dbt: the background dbt parse failed; dbt will parse itself", file=sys.stderr)
         return
     target.mkdir(exist_ok=True)
-    for name, content in (
-        ("partial_parse.msgpack", (parsed / "partial_parse.msgpack").read_bytes()),
-        (PARTIAL_PARSE_KEY_FILE, key.encode()),
-    ):
-        staging = target / f".{name}.{os.getpid()}.tmp"
-        staging.write_bytes(content)
-        staging.replace(target / name)
+    installed = target / "partial_parse.msgpack"
+    staging = target / f".partial_parse.msgpack.{os.getpid()}.tmp"
+    staging.write_bytes((parsed / installed.name).read_bytes())
+    staging.replace(installed)
+    record_partial_parse(target, key)
+
+
+def record_partial_parse(target: Path, key: str) -> None:
+    """Record beside ``target/partial_parse.msgpack`` what it was written for, with its stamp.
+
+    The stamp (size and modification time) makes the record false as soon as any other dbt
+    command rewrites the file for another profile or other variables.
+    """
+    staging = target / f".{PARTIAL_PARSE_KEY_FILE}.{os.getpid()}.tmp"
+    staging.write_text(key + partial_parse_stamp(target), encoding="utf-8")
+    staging.replace(target / PARTIAL_PARSE_KEY_FILE)
+
+
+def partial_parse_stamp(target: Path) -> str:
+    """Size and modification time of ``target/partial_parse.msgpack`` (empty when absent)."""
+    try:
+        status = (target / "partial_parse.msgpack").stat()
+    except FileNotFoundError:
+        return ""
+    return f"{status.st_size} {status.st_mtime_ns}\n"
 
 
 def _warm_up(project_dir: str, profiles_dir: str, scratch: str) -> None:

@@ -15,9 +15,11 @@ from pipelines.build import (
     _project_source_files,
     dbt_manifest_fingerprint,
     partial_parse_is_current,
+    partial_parse_key,
     prepare_dbt_manifest,
 )
 from pipelines.settings import PROJECT_ROOT, Settings
+from pipelines.warm_dbt import record_partial_parse
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +168,14 @@ def test_dbt_parse_is_skipped_only_while_nothing_it_reads_changed(
     other = Settings(data_dir=tmp_path / "other")
     prepare_dbt_manifest(other)
     assert manifest.stat().st_mtime_ns == written
+    assert not partial_parse_is_current(other)
+    # A record is true only while the file is the one recorded: any other dbt command that
+    # rewrites it (for another profile or other --vars) makes it stale.
+    target = settings.dbt_project_dir / "target"
+    record_partial_parse(target, partial_parse_key(other))
+    assert partial_parse_is_current(other)
+    msgpack = target / "partial_parse.msgpack"
+    os.utime(msgpack, ns=(msgpack.stat().st_atime_ns, msgpack.stat().st_mtime_ns + 1))
     assert not partial_parse_is_current(other)
     # Another file name names another database in every manifest node: parse again.
     monkeypatch.setenv("CIVICLOOP_WAREHOUSE_PATH", str(tmp_path / "warehouse" / "elsewhere.duckdb"))

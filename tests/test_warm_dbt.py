@@ -24,6 +24,7 @@ from pipelines.warm_dbt import (
     SOCKET_ENV,
     WarmDbtServer,
     client_executable,
+    partial_parse_stamp,
     plain_dbt_executable,
 )
 
@@ -244,7 +245,9 @@ def test_a_server_given_a_stale_partial_parse_parses_for_its_profile_first(
     assert run_client(["--version"], {**dbt_environment, SOCKET_ENV: warm.address}).returncode == 0
     assert warm.stop() == 1
     installed = project / "target" / "partial_parse.msgpack"
-    assert (project / "target" / PARTIAL_PARSE_KEY_FILE).read_text() == "key for this profile\n"
+    recorded = (project / "target" / PARTIAL_PARSE_KEY_FILE).read_text()
+    assert recorded == "key for this profile\n" + partial_parse_stamp(project / "target")
+    assert partial_parse_stamp(project / "target")
     assert not list((project / "target").glob(".*.tmp"))
 
     # dbt itself accepts the installed file for this profile: no full parse.
