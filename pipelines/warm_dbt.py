@@ -56,6 +56,8 @@ PARTIAL_PARSE_KEY_FILE = "civicloop_partial_parse.key"
 _NO_TRACKING = {"DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 # The pid of the server's background parse while it runs (a one-item list, set in the server).
 _PARSING_CHILD: list[int] = []
+# Made by the server once it has warmed up (and installed a fresh partial-parse file).
+_READY_FILE = "ready"
 # Written by the server as it ends: how many dbt commands it forked.
 _SERVED_FILE = "served"
 
@@ -176,6 +178,22 @@ class WarmDbtServer:
     def pid(self) -> int:
         return self._process.pid
 
+    def wait_until_ready(self, timeout: float = 120.0) -> bool:
+        """Wait for the warm-up (and a background parse) to finish; False if it did not.
+
+        dagster-dbt copies ``target/partial_parse.msgpack`` into a command's folder before it
+        starts the command, so a command started during the background parse would parse the
+        whole project again itself.
+        """
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not (self._folder / _READY_FILE).exists():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def stop(self, timeout: float = 2.0) -> int:
         """End the server (it stops any dbt still running), remove its folder; commands served.
 
@@ -238,6 +256,7 @@ def serve(
     # collector's passes in every forked dbt (which would also copy each page it touches).
     gc.collect()
     gc.freeze()
+    (Path(scratch).parent / _READY_FILE).touch()
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, "accept")
     selector.register(lifeline_fd, selectors.EVENT_READ, "lifeline")

@@ -241,9 +241,11 @@ def test_a_server_given_a_stale_partial_parse_parses_for_its_profile_first(
     project = copy_of_the_dbt_project(tmp_path)
     monkeypatch.setenv("CIVICLOOP_WAREHOUSE_PATH", dbt_environment["CIVICLOOP_WAREHOUSE_PATH"])
     warm = WarmDbtServer(project, project, partial_parse_key="key for this profile\n")
-    # The server answers only once it has warmed up, so a first command waits for the parse.
-    assert run_client(["--version"], {**dbt_environment, SOCKET_ENV: warm.address}).returncode == 0
-    assert warm.stop() == 1
+    # Ready only once the parse is installed: the dbt step waits for this before dagster-dbt
+    # copies the file into the command's folder.
+    assert warm.wait_until_ready()
+    assert (project / "target" / PARTIAL_PARSE_KEY_FILE).exists()
+    assert warm.stop() == 0
     installed = project / "target" / "partial_parse.msgpack"
     recorded = (project / "target" / PARTIAL_PARSE_KEY_FILE).read_text()
     assert recorded == "key for this profile\n" + partial_parse_stamp(project / "target")

@@ -81,6 +81,8 @@ def civicloop_dbt_models(
     arguments = ["build", "--exclude-resource-type", "unit_test"]
     if full_refresh:
         arguments.append("--full-refresh")
+    if isinstance(dbt, LocalDbtCliResource):
+        dbt.wait_for_warm_server()
     yield from dbt.cli(arguments, context=context).stream()
 
 
@@ -175,6 +177,11 @@ class LocalDbtCliResource(DbtCliResource):
             partial_parse_key=partial_parse_key(settings) if stale else None,
         )
         os.environ[SOCKET_ENV] = self._warm_server.address
+
+    def wait_for_warm_server(self) -> None:
+        """Let the run's warm dbt server finish warming up before a dbt command is started."""
+        if self._warm_server is not None:
+            self._warm_server.wait_until_ready()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._warm_server is None:
