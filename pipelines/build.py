@@ -69,21 +69,30 @@ def _project_source_files(project_dir: Path) -> list[Path]:
     return sorted(files)
 
 
-def partial_parse_key(settings: Settings) -> str:
+def partial_parse_key(settings: Settings, fingerprint: str | None = None) -> str:
     """What dbt's partial-parse file was written for: the manifest's fingerprint and the profile.
 
     dbt parses the whole project again when the profile changes (the warehouse path is in it), so
     the file is current only for the key recorded beside it (``PARTIAL_PARSE_KEY_FILE``).
     """
-    return f"{dbt_manifest_fingerprint(settings)}\n{settings.warehouse_path}\n"
+    return f"{fingerprint or dbt_manifest_fingerprint(settings)}\n{settings.warehouse_path}\n"
+
+
+def stale_partial_parse_key(settings: Settings) -> str | None:
+    """The key to parse for when dbt's partial-parse file is not current for it; else None.
+
+    Current means written for this key and not rewritten since (the record's stamp).
+    """
+    target = settings.dbt_project_dir / "target"
+    key = partial_parse_key(settings)
+    recorded = target / PARTIAL_PARSE_KEY_FILE
+    if recorded.is_file() and recorded.read_text(encoding="utf-8") == key + partial_parse_stamp(target):
+        return None
+    return key
 
 
 def partial_parse_is_current(settings: Settings) -> bool:
-    """True when dbt's partial-parse file was written for this key and not rewritten since."""
-    target = settings.dbt_project_dir / "target"
-    recorded = target / PARTIAL_PARSE_KEY_FILE
-    expected = partial_parse_key(settings) + partial_parse_stamp(target)
-    return recorded.is_file() and recorded.read_text(encoding="utf-8") == expected
+    return stale_partial_parse_key(settings) is None
 
 
 def prepare_dbt_manifest(settings: Settings) -> None:
@@ -108,7 +117,7 @@ def prepare_dbt_manifest(settings: Settings) -> None:
     if not result.success:
         raise DbtParseError(f"dbt parse failed: {result.exception}")
     recorded.write_text(fingerprint + "\n", encoding="utf-8")
-    record_partial_parse(target, partial_parse_key(settings))
+    record_partial_parse(target, partial_parse_key(settings, fingerprint))
 
 
 @dataclass

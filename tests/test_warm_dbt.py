@@ -75,6 +75,12 @@ def run_client(arguments: list[str], environment: dict[str, str]) -> subprocess.
     )
 
 
+def run_plain(arguments: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(plain_dbt_executable()), *arguments], env=environment, capture_output=True, text=True
+    )
+
+
 def forked_dbts(server_pid: int) -> list[int]:
     """The server's children, without the resource tracker dbt's warm-up may have started."""
     children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
@@ -114,15 +120,11 @@ def process_gone(pid: int) -> bool:
 def test_a_command_on_the_server_prints_and_exits_as_plain_dbt_does(
     server: WarmDbtServer, dbt_environment: dict[str, str]
 ) -> None:
-    plain = subprocess.run(
-        [str(plain_dbt_executable()), "--version"], env=dbt_environment, capture_output=True, text=True
-    )
+    plain = run_plain(["--version"], dbt_environment)
     warm = run_client(["--version"], {**dbt_environment, SOCKET_ENV: server.address})
     assert (warm.returncode, warm.stdout) == (plain.returncode, plain.stdout)
 
-    plain_error = subprocess.run(
-        [str(plain_dbt_executable()), "no-such-command"], env=dbt_environment, capture_output=True, text=True
-    )
+    plain_error = run_plain(["no-such-command"], dbt_environment)
     warm_error = run_client(["no-such-command"], {**dbt_environment, SOCKET_ENV: server.address})
     assert plain_error.returncode != 0
     assert warm_error.returncode == plain_error.returncode
@@ -150,9 +152,7 @@ def test_a_forked_dbt_checkpoints_its_database_before_it_exits(
 
 
 def test_without_a_server_the_client_is_plain_dbt(dbt_environment: dict[str, str], tmp_path: Path) -> None:
-    plain = subprocess.run(
-        [str(plain_dbt_executable()), "--version"], env=dbt_environment, capture_output=True, text=True
-    )
+    plain = run_plain(["--version"], dbt_environment)
     for environment in (dbt_environment, {**dbt_environment, SOCKET_ENV: str(tmp_path / "gone.sock")}):
         result = run_client(["--version"], environment)
         assert (result.returncode, result.stdout) == (plain.returncode, plain.stdout)

@@ -167,14 +167,12 @@ class LocalDbtCliResource(DbtCliResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if not (self.warm_start and WarmDbtServer.supported()):
             return
-        from pipelines.build import partial_parse_is_current, partial_parse_key
+        from pipelines.build import stale_partial_parse_key
 
-        settings = Settings()
-        stale = not partial_parse_is_current(settings)
         self._warm_server = WarmDbtServer(
             Path(self.project_dir),
             Path(self.profiles_dir or self.project_dir),
-            partial_parse_key=partial_parse_key(settings) if stale else None,
+            partial_parse_key=stale_partial_parse_key(Settings()),
         )
         os.environ[SOCKET_ENV] = self._warm_server.address
 
