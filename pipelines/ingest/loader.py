@@ -1,15 +1,18 @@
 """Load every inbox file of a source into raw.*, exactly once, with nothing lost.
 
 Per file: sha256 -> duplicate check against ops.load_log; parse and validate with polars (lazy,
-collected once at this edge). Per batch of files: stage accepted rows in DuckDB via Arrow; insert
-new keys and update changed ones with an anti-join (the cheapest idempotent path, see PERF_NOTES);
-quarantine invalid rows; one ops.load_log row per file; then move the files to the archive or to
-rejected/. A batch is one transaction, so a failure leaves the warehouse as it was; a batch that
-fails in the database is retried file by file so that the other files still load.
+collected once at this edge), in a reader thread that works up to a batch ahead of the commits
+(``read_ahead``; not for reference files, whose parser compares with what the previous one wrote).
+Per batch of files: stage accepted rows in DuckDB via Arrow; insert new keys and update changed
+ones with an anti-join (the cheapest idempotent path, see PERF_NOTES); quarantine invalid rows;
+one ops.load_log row per file; then move the files to the archive or to rejected/. A batch is one
+transaction, so a failure leaves the warehouse as it was; a batch that fails in the database is
+retried file by file so that the other files still load.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import shutil
@@ -23,6 +26,7 @@ import polars as pl
 
 from pipelines.ingest.decoding import UnreadableFileError, decode_bytes
 from pipelines.ingest.privacy import redact_message
+from pipelines.ingest.read_ahead import read_ahead
 from pipelines.ingest.schema import ensure_warehouse_schema, table_columns
 from pipelines.settings import SOURCES, Settings
 
@@ -141,6 +145,10 @@ EXPECTED_REJECTIONS = (
 PARSER_FAILURES: tuple[type[BaseException], ...] = (Exception, pl.exceptions.PanicException)
 MAX_ERROR_CHARS = 2_000
 
+# Sources whose parser reads what earlier files of the same source wrote (reference snapshots compare
+# with the rows they replace): their files are parsed one at a time, after the previous commit.
+PARSES_WAREHOUSE_STATE = frozenset({"reference"})
+
 # Accepted rows are merged in batches: the merge joins against the whole raw table, so its cost is
 # per statement, not per row, and one merge per daily file made ingest quadratic in history.
 BATCH_ROWS = 250_000
@@ -183,41 +191,58 @@ def ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
                 affected.update(item.parsed.affected_days)
         pending.clear()
 
-    for path in files:
-        sha = file_sha256(path)
-        if _already_loaded(con, sha, source) or any(item.sha == sha for item in pending):
-            _log(con, path.name, source, sha, "duplicate", None, (0, 0, 0), context.now)
-            _archive(path, settings.raw_archive_dir(source) / context.now.date().isoformat(), sha)
-            counts["duplicate"] += 1
-            continue
-        try:
-            parsed = parser(path, decode_bytes(path.read_bytes()), context)
-            if parsed.rows_read != parsed.rows_accepted + parsed.quarantine.height:
-                raise AssertionError(
-                    f"row conservation broken: read {parsed.rows_read}, accepted "
-                    f"{parsed.rows_accepted}, quarantined {parsed.quarantine.height}"
-                )
-        except EXPECTED_REJECTIONS as error:
-            _reject(path, source, sha, error, context)
-            counts["rejected"] += 1
-            continue
-        except OSError:
-            raise
-        except PARSER_FAILURES as error:
-            # A parser bug met by one malformed file must not stop the other files of the source:
-            # the file is rejected (and kept) with the error named as internal, so it gets fixed.
-            _reject(path, source, sha, error, context, internal=True)
-            counts["rejected"] += 1
-            continue
-        if any(write.mode == "replace" for write in parsed.writes):
-            # A full snapshot replaces its table: commit it on its own, in file order.
-            flush()
+    loaded_before = _loaded_shas(con, source)
+    met: set[str] = set()
+
+    def looks_duplicate(sha: str) -> bool:
+        # Decided again, exactly, when the file's turn comes; this only spares parsing it.
+        known = sha in loaded_before or sha in met
+        met.add(sha)
+        return known
+
+    ahead_rows = 0 if source in PARSES_WAREHOUSE_STATE else BATCH_ROWS
+    # The reader thread gets a connection of its own; on any exit it is stopped before that closes.
+    reader_con = con.cursor()
+    reader_context = LoadContext(reader_con, settings, now, context.pseudonym_key) if ahead_rows else context
+    items = read_ahead(
+        files,
+        lambda path, payload: _parse_checked(parser, path, payload, reader_context),
+        rows=lambda parsed: parsed.rows_read,
+        skip_parse=looks_duplicate,
+        ahead_rows=ahead_rows,
+        parse_now=lambda path: _parse_checked(parser, path, path.read_bytes(), context),
+    )
+    with contextlib.closing(reader_con), contextlib.closing(items):
+        for item in items:
+            path, sha = item.path, item.sha()
+            if _already_loaded(con, sha, source) or any(entry.sha == sha for entry in pending):
+                _log(con, path.name, source, sha, "duplicate", None, (0, 0, 0), context.now)
+                _archive(path, settings.raw_archive_dir(source) / context.now.date().isoformat(), sha)
+                counts["duplicate"] += 1
+                continue
+            try:
+                parsed = item.parsed()
+            except EXPECTED_REJECTIONS as error:
+                _reject(path, source, sha, error, context)
+                counts["rejected"] += 1
+                continue
+            except OSError:
+                raise
+            except PARSER_FAILURES as error:
+                # A parser bug met by one malformed file must not stop the other files of the source:
+                # the file is rejected (and kept) with the error named as internal, so it gets fixed.
+                _reject(path, source, sha, error, context, internal=True)
+                counts["rejected"] += 1
+                continue
+            if any(write.mode == "replace" for write in parsed.writes):
+                # A full snapshot replaces its table: commit it on its own, in file order.
+                flush()
+                pending.append(_PendingFile(path, sha, parsed))
+                flush()
+                continue
             pending.append(_PendingFile(path, sha, parsed))
-            flush()
-            continue
-        pending.append(_PendingFile(path, sha, parsed))
-        if sum(item.parsed.rows_read for item in pending) >= BATCH_ROWS:
-            flush()
+            if sum(entry.parsed.rows_read for entry in pending) >= BATCH_ROWS:
+                flush()
     flush()
     return IngestSummary(
         source=source,
@@ -230,6 +255,23 @@ def ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
         rows_quarantined=rows["quarantined"],
         affected_days=frozenset(affected),
     )
+
+
+def _parse_checked(parser: SourceParser, path: Path, payload: bytes, context: LoadContext) -> ParsedFile:
+    parsed = parser(path, decode_bytes(payload), context)
+    if parsed.rows_read != parsed.rows_accepted + parsed.quarantine.height:
+        raise AssertionError(
+            f"row conservation broken: read {parsed.rows_read}, accepted "
+            f"{parsed.rows_accepted}, quarantined {parsed.quarantine.height}"
+        )
+    return parsed
+
+
+def _loaded_shas(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:
+    rows = con.execute(
+        "SELECT DISTINCT sha256 FROM ops.load_log WHERE source = ? AND status = 'loaded'", [source]
+    ).fetchall()
+    return {str(row[0]) for row in rows}
 
 
 def _already_loaded(con: duckdb.DuckDBPyConnection, sha: str, source: str) -> bool:
