@@ -11,6 +11,7 @@ import math
 import os
 import re
 import shutil
+import statistics
 from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
@@ -266,6 +267,41 @@ def test_theil_matches_hand_computation(con):
     assert value["value"] == pytest.approx(_theil(values))
     # Q2 has 9 closed requests < min_n 10
     assert indicator(con, "c2_theil_resolution", "2026-04-01", "quarter")["status"] == "suppressed"
+
+
+def test_median_of_the_other_districts_is_the_plain_median(con):
+    # The model finds it by position arithmetic instead of joining every district to the others'
+    # requests; statistics.median over the others' requests is the definition it must meet.
+    closed = con.execute(
+        "select grain, period_start, service_code, district_code, resolution_hours "
+        "from intermediate.int_equity__closed_requests_by_period"
+    ).fetchall()
+    groups: dict[tuple, list[tuple[str, float]]] = defaultdict(list)
+    for grain, period_start, service_code, district_code, hours in closed:
+        groups[(grain, period_start, service_code)].append((district_code, hours))
+    expected = {}
+    parities = set()
+    for key, requests in groups.items():
+        for district in {d for d, _ in requests}:
+            own = [hours for d, hours in requests if d == district]
+            others = [hours for d, hours in requests if d != district]
+            if others:
+                expected[(*key, district)] = (len(own), statistics.median(own), statistics.median(others))
+                parities.add(len(others) % 2)
+    built = {
+        tuple(key): tuple(values)
+        for *key, n, median_district, median_others in con.execute(
+            "select grain, period_start, service_code, district_code, n_closed, median_district, "
+            "median_others from intermediate.int_equity__district_service_medians"
+        ).fetchall()
+        for values in [(n, median_district, median_others)]
+    }
+    assert built.keys() == expected.keys()
+    assert parities == {0, 1}  # odd counts (one middle) and even counts (two averaged) both occur
+    for key, (n, median_district, median_others) in expected.items():
+        assert built[key][0] == n
+        assert built[key][1] == pytest.approx(median_district)
+        assert built[key][2] == pytest.approx(median_others), key
 
 
 # --- consideration 3 ------------------------------------------------------------------------

@@ -2,6 +2,12 @@
 -- and the median of all other districts' requests of the same service (input of the disparity
 -- ratio and of marts.equity_district_resolution). Incremental by period: the months rebuilt
 -- upstream and their quarters (macros/feedback_incremental.sql).
+--
+-- The median of the others is found without joining each district to every other district's
+-- requests (rows x districts, 8 s at 1M requests and 50 wards): with the period's requests in one
+-- order (position), the k-th of the others is at position k + j, where j counts the district's own
+-- requests that have at most k others before them. Same values as median() (its interpolation,
+-- lo + (hi - lo) * 0.5, included); 2.2 s at 50 wards, unchanged at 12 districts.
 {{ feedback_incremental_config(pre_hook="{{ delete_feedback_periods() }}") }}
 
 with
@@ -11,6 +17,30 @@ closed as (
     {% if is_incremental() %}
         where {{ feedback_periods_to_rebuild() }}
     {% endif %}
+),
+
+positioned as (
+    select
+        grain,
+        period_start,
+        service_code,
+        district_code,
+        resolution_hours,
+        row_number() over (
+            partition by grain, period_start, service_code
+            order by resolution_hours, district_code
+        ) - 1 as position
+    from closed
+),
+
+ranked as (
+    select
+        *,
+        position + 1 - row_number() over (
+            partition by grain, period_start, service_code, district_code
+            order by position
+        ) as others_before
+    from positioned
 ),
 
 district_medians as (
@@ -25,29 +55,75 @@ district_medians as (
     group by grain, period_start, service_code, district_code
 ),
 
-against_others as (
+with_others as (
     select
-        district_medians.grain,
-        district_medians.period_start,
-        district_medians.service_code,
-        district_medians.district_code,
-        district_medians.n_closed,
-        district_medians.median_district,
-        median(closed.resolution_hours) as median_others
+        *,
+        sum(n_closed) over (partition by grain, period_start, service_code) - n_closed as n_others
     from district_medians
-    inner join closed
+),
+
+-- The lower and upper middle ranks (0-based) among the other districts' requests; they are equal
+-- for an odd count. A district alone in its period and service has no others and no row.
+middle_ranks as (
+    select
+        *,
+        (n_others - 1) // 2 as lower_rank,
+        n_others // 2 as upper_rank
+    from with_others
+    where n_others > 0
+),
+
+middle_positions as (
+    select
+        middle_ranks.grain,
+        middle_ranks.period_start,
+        middle_ranks.service_code,
+        middle_ranks.district_code,
+        middle_ranks.n_closed,
+        middle_ranks.median_district,
+        middle_ranks.lower_rank
+        + count(*) filter (where ranked.others_before <= middle_ranks.lower_rank)
+            as lower_position,
+        middle_ranks.upper_rank
+        + count(*) filter (where ranked.others_before <= middle_ranks.upper_rank)
+            as upper_position
+    from middle_ranks
+    inner join ranked
         on
-            district_medians.grain = closed.grain
-            and district_medians.period_start = closed.period_start
-            and district_medians.service_code = closed.service_code
-            and district_medians.district_code <> closed.district_code
+            middle_ranks.grain = ranked.grain
+            and middle_ranks.period_start = ranked.period_start
+            and middle_ranks.service_code = ranked.service_code
+            and middle_ranks.district_code = ranked.district_code
     group by
-        district_medians.grain,
-        district_medians.period_start,
-        district_medians.service_code,
-        district_medians.district_code,
-        district_medians.n_closed,
-        district_medians.median_district
+        middle_ranks.grain,
+        middle_ranks.period_start,
+        middle_ranks.service_code,
+        middle_ranks.district_code,
+        middle_ranks.n_closed,
+        middle_ranks.median_district,
+        middle_ranks.lower_rank,
+        middle_ranks.upper_rank
 )
 
-select * from against_others
+select
+    middle_positions.grain,
+    middle_positions.period_start,
+    middle_positions.service_code,
+    middle_positions.district_code,
+    middle_positions.n_closed,
+    middle_positions.median_district,
+    lower_value.resolution_hours
+    + (upper_value.resolution_hours - lower_value.resolution_hours) * 0.5 as median_others
+from middle_positions
+inner join ranked as lower_value
+    on
+        middle_positions.grain = lower_value.grain
+        and middle_positions.period_start = lower_value.period_start
+        and middle_positions.service_code = lower_value.service_code
+        and middle_positions.lower_position = lower_value.position
+inner join ranked as upper_value
+    on
+        middle_positions.grain = upper_value.grain
+        and middle_positions.period_start = upper_value.period_start
+        and middle_positions.service_code = upper_value.service_code
+        and middle_positions.upper_position = upper_value.position
