@@ -73,6 +73,8 @@ middle_ranks as (
     where n_others > 0
 ),
 
+-- A district's k-th other request sits at position k + (its own requests with at most k others
+-- before them).
 middle_positions as (
     select
         middle_ranks.grain,
@@ -81,12 +83,10 @@ middle_positions as (
         middle_ranks.district_code,
         middle_ranks.n_closed,
         middle_ranks.median_district,
-        middle_ranks.lower_rank
-        + count(*) filter (where ranked.others_before <= middle_ranks.lower_rank)
-            as lower_position,
-        middle_ranks.upper_rank
-        + count(*) filter (where ranked.others_before <= middle_ranks.upper_rank)
-            as upper_position
+        middle_ranks.lower_rank,
+        middle_ranks.upper_rank,
+        count(*) filter (where ranked.others_before <= middle_ranks.lower_rank) as own_before_lower,
+        count(*) filter (where ranked.others_before <= middle_ranks.upper_rank) as own_before_upper
     from middle_ranks
     inner join ranked
         on
@@ -94,15 +94,7 @@ middle_positions as (
             and middle_ranks.period_start = ranked.period_start
             and middle_ranks.service_code = ranked.service_code
             and middle_ranks.district_code = ranked.district_code
-    group by
-        middle_ranks.grain,
-        middle_ranks.period_start,
-        middle_ranks.service_code,
-        middle_ranks.district_code,
-        middle_ranks.n_closed,
-        middle_ranks.median_district,
-        middle_ranks.lower_rank,
-        middle_ranks.upper_rank
+    group by all
 )
 
 select
@@ -120,10 +112,10 @@ inner join ranked as lower_value
         middle_positions.grain = lower_value.grain
         and middle_positions.period_start = lower_value.period_start
         and middle_positions.service_code = lower_value.service_code
-        and middle_positions.lower_position = lower_value.position
+        and middle_positions.lower_rank + middle_positions.own_before_lower = lower_value.position
 inner join ranked as upper_value
     on
         middle_positions.grain = upper_value.grain
         and middle_positions.period_start = upper_value.period_start
         and middle_positions.service_code = upper_value.service_code
-        and middle_positions.upper_position = upper_value.position
+        and middle_positions.upper_rank + middle_positions.own_before_upper = upper_value.position
