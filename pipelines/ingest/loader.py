@@ -166,8 +166,9 @@ def ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
 
     Accepted/duplicate -> settings.raw_archive_dir(source)/<YYYY-MM-DD>/<sha256[:12]>__<name>,
     rejected -> settings.rejected_dir(source)/); one ops.load_log row per file; quarantine rows.
-    Files are parsed one by one and committed in batches of about ``BATCH_ROWS`` rows; a batch is
-    one transaction, and files leave the inbox only after their batch committed.
+    Files are parsed in order, up to a batch ahead in a reader thread, and committed in batches of
+    about ``BATCH_ROWS`` rows; a batch is one transaction, and files leave the inbox only after
+    their batch committed.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
