@@ -135,7 +135,8 @@ class _Reader(Generic[Parsed]):
                     if self._stopping:
                         return
                 item = _read(path, self._parse, self._skip_parse, self._parse_now)
-                weight = self._rows(item.outcome) if _is_result(item.outcome) else 0  # type: ignore[arg-type]
+                outcome = item.outcome
+                weight = 0 if outcome is None or isinstance(outcome, BaseException) else self._rows(outcome)
                 with self._changed:
                     self._ready.append((item, weight))
                     self._queued_rows += weight
@@ -163,10 +164,6 @@ class _Reader(Generic[Parsed]):
             self._stopping = True
             self._changed.notify_all()
         self._thread.join()
-
-
-def _is_result(outcome: object) -> bool:
-    return outcome is not None and not isinstance(outcome, BaseException)
 
 
 __all__ = ["ReadFile", "read_ahead"]
