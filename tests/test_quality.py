@@ -563,6 +563,33 @@ def test_batches_are_not_fingerprinted_by_hashing_every_value(monkeypatch: pytes
     assert outcome.success, outcome.summary()
 
 
+def test_few_valued_text_columns_validate_as_categories_with_the_same_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Codes and statuses go to GX as categoricals (cheaper to subset); what GX finds is unchanged."""
+    from pipelines.quality import gx_runner
+
+    frame = feedback_frame(2_000)
+    frame.loc[5, "channel"] = "carrier pigeon"
+    frame.loc[7, "status"] = "teleported"
+    frame.loc[9, "district_code"] = "ZZ9"
+    frame.loc[[11, 12], "district_code"] = None
+    frame.loc[13, "request_id"] = frame.loc[14, "request_id"]
+    converted = gx_runner._few_valued_text_as_categories(frame)
+    categorical = {
+        column for column, dtype in converted.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)
+    }
+    assert categorical == {"district_code", "channel", "status", "source_file"}  # not the unique ids
+    as_categories = validate_frame(frame, "raw_feedback_requests", runtime_sets=RUNTIME_SETS)
+    monkeypatch.setattr(gx_runner, "_few_valued_text_as_categories", lambda unchanged: unchanged)
+    as_text = validate_frame(frame, "raw_feedback_requests", runtime_sets=RUNTIME_SETS)
+    failed = {o.column for o in (*as_text.errors, *as_text.warnings)}
+    assert failed >= {"channel", "status", "district_code", "request_id"}
+    assert as_categories.errors == as_text.errors
+    assert as_categories.warnings == as_text.warnings
+    assert as_categories.outcomes == as_text.outcomes
+
+
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "uint16", "uint32"])
 def test_narrow_integer_columns_are_range_checked_with_their_values(dtype: str) -> None:
     """DuckDB INTEGER arrives as int32; it is widened for GX's vectorised range check, values kept."""
