@@ -7,9 +7,11 @@ another's:
 2. runs one real full build (``run_build``, job ``build_all``) in a child process and splits it
    into stages from the Dagster event log (STEP_START / STEP_SUCCESS timestamps): ingest, quality
    checks, analytics, dbt build, publish, plus the orchestration time around the steps (imports,
-   ``dbt parse``, Dagster start-up);
+   ``dbt parse``, Dagster start-up); with ``build_runs`` > 1, that many, each from the generated
+   city, and the medians are reported;
 3. adds one day of feedback (``generate_feedback_day``, N/730 requests) and runs the
-   ``refresh_feedback`` job: the daily increment on top of the full history;
+   ``refresh_feedback`` job: the daily increment on top of the full history (``build_runs`` times,
+   on successive days);
 4. measures the floor: DuckDB alone reading the archived raw feedback files into a table and
    computing the core aggregates (district x month counts, median/p90 resolution hours per
    service, SLA share, channel share, a district disparity ratio);
@@ -720,14 +722,19 @@ def benchmark_size(
     dashboard_runs: int = 20,
     timeout: float | None = None,
     profile: bool = False,
+    build_runs: int = 1,
     log: Callable[[str], None] = print,
     result: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Generate, build, increment, floor and dashboard for one city size; returns the result dict.
 
+    ``build_runs`` full builds (each from the generated city) and as many one-day increments (on
+    successive days) are measured; their medians are reported, each run is kept under ``runs``.
     ``result`` (if given) is filled in as the stages finish, so a caller still has the finished
     stages when a later one fails or hits the time limit.
     """
+    if build_runs < 1:
+        raise ValueError(f"build_runs must be at least 1, not {build_runs}")
     from pipelines.settings import Settings
 
     respondents = respondents_per_wave or default_respondents_per_wave(n_requests, quarters)
@@ -790,18 +797,23 @@ def benchmark_size(
     result["inbox_mib"] = round(_folder_bytes(data_dir / "inbox") / MIB, 1)
     result["requests_written"] = generation.result.get("requests_written")
 
-    build_args = ["build", "--job", "build_all"]
-    if profile:
-        build_args += ["--profile", str(logs / "build_all.prof")]
-    build = run("build_all", build_args)
-    if not build.result.get("published"):
-        raise BenchmarkError(f"the full build did not publish: {build.result}")
-    stages = split_build(build)
-    result["full_build"] = {
-        **_measured_summary(build),
-        "run_id": build.result.get("run_id"),
-        "stages": stages,
-    }
+    generated = data_dir / GENERATED_SNAPSHOT
+    if build_runs > 1:
+        _snapshot_generated(data_dir, generated)
+    builds: list[Measured] = []
+    for index in range(build_runs):
+        if index:
+            _restore_generated(generated, data_dir)
+        build_args = ["build", "--job", "build_all"]
+        if profile and not index:
+            build_args += ["--profile", str(logs / "build_all.prof")]
+        build = run(_run_name("build_all", index), build_args)
+        if not build.result.get("published"):
+            raise BenchmarkError(f"the full build did not publish: {build.result}")
+        builds.append(build)
+    shutil.rmtree(generated, ignore_errors=True)
+    result["full_build"] = median_of_runs(builds)
+    stages = result["full_build"]["stages"]
     result["warehouse_mib"] = round(settings.warehouse_path.stat().st_size / MIB, 1)
     result["published_mib"] = round(settings.published_path.stat().st_size / MIB, 1)
 
@@ -814,32 +826,130 @@ def benchmark_size(
     dashboard = run("dashboard", ["dashboard", "--runs", str(dashboard_runs)])
     result["dashboard"] = dashboard.result
 
-    day = dt.date.fromisoformat(generation.result["end_exclusive"])
+    first_day = dt.date.fromisoformat(generation.result["end_exclusive"])
     day_requests = max(1, round(n_requests / DAYS_OF_HISTORY))
-    day_gen = run(
-        "generate_day",
-        ["generate-day", "--day", day.isoformat(), "--requests", str(day_requests), "--seed", str(seed + 1)],
-    )
-    increment = run("refresh_feedback", ["build", "--job", "refresh_feedback"])
-    if not increment.result.get("success"):
-        raise BenchmarkError(f"the incremental build failed: {increment.result}")
+    increments: list[Measured] = []
+    day_generation_seconds: list[float] = []
+    for index in range(build_runs):
+        day = first_day + dt.timedelta(days=index)
+        day_gen = run(
+            _run_name("generate_day", index),
+            [
+                "generate-day",
+                "--day",
+                day.isoformat(),
+                "--requests",
+                str(day_requests),
+                "--seed",
+                str(seed + 1 + index),
+            ],
+        )
+        day_generation_seconds.append(day_gen.seconds)
+        increment = run(_run_name("refresh_feedback", index), ["build", "--job", "refresh_feedback"])
+        if not increment.result.get("success"):
+            raise BenchmarkError(f"the incremental build failed: {increment.result}")
+        increments.append(increment)
     result["incremental"] = {
-        "day": day.isoformat(),
+        "day": first_day.isoformat(),
         "n_requests": day_requests,
-        "generation_seconds": round(day_gen.seconds, 3),
-        **_measured_summary(increment),
-        "stages": split_build(increment),
+        "generation_seconds": round(statistics.median(day_generation_seconds), 3),
+        **median_of_runs(increments),
     }
 
     floor_seconds = floor.seconds
     for stage in stages.values():
         stage["ratio_to_floor"] = round(stage["seconds"] / floor_seconds, 2) if floor_seconds else None
-    result["full_build"]["ratio_to_floor"] = round(build.seconds / floor_seconds, 2)
-    result["end_to_end_seconds"] = round(generation.seconds + build.seconds, 3)
+    build_seconds = result["full_build"]["seconds"]
+    result["full_build"]["ratio_to_floor"] = round(build_seconds / floor_seconds, 2)
+    result["end_to_end_seconds"] = round(generation.seconds + build_seconds, 3)
     result["finished_at"] = dt.datetime.now().isoformat()
     result["load_average_after"] = list(os.getloadavg())
     result["targets"] = target_report(result)
     return result
+
+
+# Inside a city's folder: its generated state, hard-linked, from which each further build starts.
+GENERATED_SNAPSHOT = "bench_generated"
+_KEPT_ON_RESTORE = {"bench_logs", GENERATED_SNAPSHOT}
+
+
+def _run_name(name: str, index: int) -> str:
+    return name if index == 0 else f"{name}-{index + 1}"
+
+
+def _link_inbox_copy_rest(source: str, destination: str) -> None:
+    # Builds move inbox files (a rename) and never write them; everything else is small and copied.
+    if f"{os.sep}inbox{os.sep}" in source:
+        os.link(source, destination)
+    else:
+        shutil.copy2(source, destination)
+
+
+def _copy_generated(source: Path, destination: Path) -> None:
+    for child in source.iterdir():
+        if child.name in _KEPT_ON_RESTORE:
+            continue
+        if child.is_dir():
+            shutil.copytree(child, destination / child.name, copy_function=_link_inbox_copy_rest)
+        else:
+            shutil.copy2(child, destination / child.name)
+
+
+def _snapshot_generated(data_dir: Path, snapshot: Path) -> None:
+    shutil.rmtree(snapshot, ignore_errors=True)
+    snapshot.mkdir()
+    _copy_generated(data_dir, snapshot)
+
+
+def _restore_generated(snapshot: Path, data_dir: Path) -> None:
+    """Put the city back as generated (the logs and the snapshot stay)."""
+    for child in data_dir.iterdir():
+        if child.name in _KEPT_ON_RESTORE:
+            continue
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    _copy_generated(snapshot, data_dir)
+
+
+def median_of_runs(runs: Sequence[Measured]) -> dict[str, Any]:
+    """One or more measured builds as one: median seconds (total and per stage), largest peaks.
+
+    Each run's total and stage seconds are kept under ``runs``: on a shared machine the spread
+    says as much as the median.
+    """
+    summaries = [{**_measured_summary(run), "stages": split_build(run)} for run in runs]
+    stage_names = list(dict.fromkeys(name for summary in summaries for name in summary["stages"]))
+
+    def median_of(values: Iterable[float]) -> float:
+        return round(statistics.median(values), 3)
+
+    stages: dict[str, dict[str, Any]] = {}
+    for name in stage_names:
+        present = [summary["stages"][name] for summary in summaries if name in summary["stages"]]
+        stages[name] = {
+            "seconds": median_of(stage["seconds"] for stage in present),
+            "peak_mib": max(stage["peak_mib"] for stage in present),
+            "cpu_seconds": median_of(stage["cpu_seconds"] for stage in present),
+            "steps": present[0]["steps"],
+        }
+    return {
+        "seconds": median_of(summary["seconds"] for summary in summaries),
+        "peak_mib": max(summary["peak_mib"] for summary in summaries),
+        "cpu_seconds": median_of(summary["cpu_seconds"] for summary in summaries),
+        "largest_process_maxrss_mib": max(summary["largest_process_maxrss_mib"] for summary in summaries),
+        "run_id": runs[-1].result.get("run_id"),
+        "stages": stages,
+        "runs": [
+            {
+                "run_id": run.result.get("run_id"),
+                "seconds": summary["seconds"],
+                "stages": {name: stage["seconds"] for name, stage in summary["stages"].items()},
+            }
+            for run, summary in zip(runs, summaries, strict=True)
+        ],
+    }
 
 
 def target_report(result: dict[str, Any]) -> dict[str, Any]:
@@ -930,6 +1040,15 @@ def markdown_table(results: Sequence[dict[str, Any]], machine: dict[str, Any]) -
             for r in results
         ],
     )
+    if any(len(r[section].get("runs", [])) > 1 for r in results for section in ("full_build", "incremental")):
+        for section, label in (("full_build", "full build"), ("incremental", "one-day increment")):
+            row(
+                f"{label}: each run (median above)",
+                [
+                    " / ".join(f"{run['seconds']:.1f}" for run in r[section].get("runs", [])) + " s"
+                    for r in results
+                ],
+            )
     for kind, label in (("pages", "dashboard {} page load"), ("searches", "comment search, {}")):
         for name in results[0].get("dashboard", {}).get(kind, {}):
             row(
@@ -957,6 +1076,7 @@ def run_benchmark(
     quarters: int = 8,
     respondents_per_wave: int | None = None,
     profile: bool = False,
+    build_runs: int = 1,
     log: Callable[[str], None] = print,
 ) -> list[Path]:
     """Benchmark each size in turn; writes one JSON per size and ``latest.md``; returns the JSONs."""
@@ -977,6 +1097,7 @@ def run_benchmark(
                 dashboard_runs=dashboard_runs,
                 timeout=timeout_per_size,
                 profile=profile,
+                build_runs=build_runs,
                 log=log,
                 result=result,
             )

@@ -330,6 +330,10 @@ def bench(
     profile: Annotated[
         bool, typer.Option(help="Also write a cProfile of the full build (adds overhead).")
     ] = False,
+    build_runs: Annotated[
+        int,
+        typer.Option(min=1, help="Full builds and increments per size; their medians are reported."),
+    ] = 1,
 ) -> None:
     """Benchmark generation, each build stage, the daily increment and the dashboard queries."""
     from pipelines.bench import BenchmarkError, run_benchmark
@@ -343,6 +347,7 @@ def bench(
             timeout_per_size=time_limit,
             dashboard_runs=dashboard_runs,
             profile=profile,
+            build_runs=build_runs,
             log=console.print,
         )
     except BenchmarkError as exc:
