@@ -877,20 +877,14 @@ def _run_name(name: str, index: int) -> str:
     return name if index == 0 else f"{name}-{index + 1}"
 
 
-def _link_inbox_copy_rest(source: str, destination: str) -> None:
-    # Builds move inbox files (a rename) and never write them; everything else is small and copied.
-    if f"{os.sep}inbox{os.sep}" in source:
-        os.link(source, destination)
-    else:
-        shutil.copy2(source, destination)
-
-
 def _copy_generated(source: Path, destination: Path) -> None:
     for child in source.iterdir():
         if child.name in _KEPT_ON_RESTORE:
             continue
         if child.is_dir():
-            shutil.copytree(child, destination / child.name, copy_function=_link_inbox_copy_rest)
+            # Builds move inbox files (a rename) and never write them; the rest is small and copied.
+            copy = os.link if child.name == "inbox" else shutil.copy2
+            shutil.copytree(child, destination / child.name, copy_function=copy)
         else:
             shutil.copy2(child, destination / child.name)
 

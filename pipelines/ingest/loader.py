@@ -171,18 +171,22 @@ def ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
     now = dt.datetime.now().replace(microsecond=0)
     context = LoadContext(con, settings, now, settings.pseudonym_key_bytes())
     pending: list[_PendingFile] = []
+    loaded_before = frozenset(_loaded_shas(con, source))
+    # This process is the warehouse's only writer: the load log's loaded files are the ones it had
+    # at the start and the ones committed since.
+    loaded = set(loaded_before)
 
     def flush() -> None:
         for status, item in _commit_batch(pending, source, context):
             counts[status] += 1
             if status == "loaded":
+                loaded.add(item.sha)
                 rows["read"] += item.parsed.rows_read
                 rows["accepted"] += item.parsed.rows_accepted
                 rows["quarantined"] += item.parsed.quarantine.height
                 affected.update(item.parsed.affected_days)
         pending.clear()
 
-    loaded_before = _loaded_shas(con, source)
     met: set[str] = set()
 
     def looks_duplicate(sha: str) -> bool:
@@ -206,7 +210,7 @@ def ingest_source(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
     with contextlib.closing(reader_con), contextlib.closing(items):
         for item in items:
             path, sha = item.path, item.sha()
-            if _already_loaded(con, sha, source) or any(entry.sha == sha for entry in pending):
+            if sha in loaded or any(entry.sha == sha for entry in pending):
                 _log(con, path.name, source, sha, "duplicate", None, (0, 0, 0), context.now)
                 _archive(path, settings.raw_archive_dir(source) / context.now.date().isoformat(), sha)
                 counts["duplicate"] += 1
@@ -263,14 +267,6 @@ def _loaded_shas(con: duckdb.DuckDBPyConnection, source: str) -> set[str]:
         "SELECT DISTINCT sha256 FROM ops.load_log WHERE source = ? AND status = 'loaded'", [source]
     ).fetchall()
     return {str(row[0]) for row in rows}
-
-
-def _already_loaded(con: duckdb.DuckDBPyConnection, sha: str, source: str) -> bool:
-    already = con.execute(
-        "SELECT count(*) FROM ops.load_log WHERE sha256 = ? AND source = ? AND status = 'loaded'",
-        [sha, source],
-    ).fetchone()
-    return already is not None and already[0] > 0
 
 
 def _reject(
